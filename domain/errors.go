@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies an error by what a caller can do about it. The set is
@@ -59,7 +60,10 @@ type Error struct {
 	Op     string
 	Msg    string
 	Fields []FieldError
-	Err    error
+	// RetryAfter, when positive, tells a client of a KindRateLimited or
+	// KindUnavailable error when trying again may succeed.
+	RetryAfter time.Duration
+	Err        error
 }
 
 // Error implements error. It includes the wrapped cause and so is meant for
@@ -157,4 +161,19 @@ func FieldsOf(err error) []FieldError {
 		err = e.Err
 	}
 	return nil
+}
+
+// RetryAfterOf returns the first positive RetryAfter in err's chain, or 0.
+func RetryAfterOf(err error) time.Duration {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return 0
+		}
+		if e.RetryAfter > 0 {
+			return e.RetryAfter
+		}
+		err = e.Err
+	}
+	return 0
 }
