@@ -1,0 +1,47 @@
+# gatehouse: `make dev` runs the system on this machine, `make test` runs every test.
+# Both work on a fresh machine with Go: they build the tools they need (the atlas
+# CLI from source into bin/) and start their own PostgreSQL.
+
+GO       ?= go
+BIN      := $(CURDIR)/bin
+ATLAS    := $(BIN)/atlas
+GOTESTFLAGS ?= -timeout 30m
+
+.PHONY: all build test check generate dev tools postgres clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/gatehouse .
+
+## test: every check and every test, as CI runs them (.ci/run calls this).
+test: postgres tools check
+	GATEHOUSE_ATLAS_BIN=$(ATLAS) $(GO) test $(GOTESTFLAGS) ./...
+
+## check: formatting, vet, and generated files in step with the code.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@$(GO) tool wire diff . >/dev/null || { echo "wire_gen.go is stale: run 'make generate'"; $(GO) tool wire diff .; exit 1; }
+
+## generate: regenerate wire_gen.go and api/openapi.yaml.
+generate:
+	$(GO) tool wire gen .
+	$(GO) test ./adapters/httpapi -run TestOpenAPIUpToDate -update
+
+## dev: the whole system on this machine (see README).
+dev: postgres
+	$(GO) run . dev
+
+tools: $(ATLAS)
+
+# The atlas CLI, built from source in its own module (tools/atlas).
+$(ATLAS): tools/atlas/go.mod tools/atlas/go.sum
+	cd tools/atlas && $(GO) build -o $(ATLAS) ariga.io/atlas/cmd/atlas
+
+postgres:
+	@scripts/ensure-postgres.sh
+
+clean:
+	rm -rf $(BIN)
