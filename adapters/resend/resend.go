@@ -197,43 +197,10 @@ func (s statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// checkMessage refuses, as domain.KindInvalid, what no provider should be
-// asked to send: the same checks as every other mail adapter.
+// checkMessage refuses what domain.MailMessage.Validate refuses, as op.
 func checkMessage(op string, msg domain.MailMessage) error {
-	invalid := func(why string) error {
-		return &domain.Error{Kind: domain.KindInvalid, Op: op, Msg: why}
-	}
-	switch {
-	case !validID(msg.ID):
-		return invalid("message ID must be 1 to 128 letters, digits, '.', '_' or '-'")
-	case msg.To == "":
-		return invalid("message has no recipient")
-	case strings.ContainsAny(msg.To, "\r\n"):
-		return invalid("recipient contains a line break")
-	case msg.Subject == "":
-		return invalid("message has no subject")
-	case strings.ContainsAny(msg.Subject, "\r\n"):
-		return invalid("subject contains a line break")
-	case msg.Text == "" && msg.HTML == "":
-		return invalid("message has neither a text nor an HTML body")
-	}
-	if _, err := mail.ParseAddress(msg.To); err != nil {
-		return invalid("recipient is not an email address")
+	if err := msg.Validate(); err != nil {
+		return &domain.Error{Kind: domain.KindInvalid, Op: op, Msg: domain.PublicMessage(err), Err: err}
 	}
 	return nil
-}
-
-// validID reports whether id can serve as an idempotency key and as the left
-// part of a Message-ID as it is.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 || id[0] == '.' || id[len(id)-1] == '.' || strings.Contains(id, "..") {
-		return false
-	}
-	for _, r := range id {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
