@@ -41,6 +41,22 @@ func TestNewID(t *testing.T) {
 	}
 }
 
+func TestNewIDIsMonotonicWithinAMillisecond(t *testing.T) {
+	t.Parallel()
+	frozen := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	prev := ""
+	for range 10000 { // more than the 12-bit counter holds
+		id, err := domain.NewID(frozen, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id <= prev {
+			t.Fatalf("got %q after %q for the same clock reading, want strictly increasing ids", id, prev)
+		}
+		prev = id
+	}
+}
+
 func TestValidID(t *testing.T) {
 	t.Parallel()
 	cases := map[string]bool{
