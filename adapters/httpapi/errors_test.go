@@ -223,9 +223,36 @@ func TestErrorsAreProblems(t *testing.T) {
 			status: http.StatusForbidden, code: "email_not_verified",
 		},
 		{
-			name:   "domain rate limited",
+			name:   "domain rate limited without a known reset says a minute",
 			req:    errorCase("rate-limited"),
 			status: http.StatusTooManyRequests, code: "rate_limited",
+			header: [2]string{"Retry-After", "60"},
+		},
+		{
+			name:   "domain rate limited sends Retry-After in whole seconds, rounded up",
+			req:    errorCase("rate-limited-retry"),
+			status: http.StatusTooManyRequests, code: "rate_limited",
+			header: [2]string{"Retry-After", "91"},
+		},
+		{
+			name: "domain rate limited from a plain echo handler sends Retry-After too",
+			req: func() *http.Request {
+				return httptest.NewRequest(http.MethodGet, "/test/echo-errors/rate-limited-retry", nil)
+			},
+			status: http.StatusTooManyRequests, code: "rate_limited",
+			header: [2]string{"Retry-After", "91"},
+		},
+		{
+			name:   "domain unavailable with a known retry time sends Retry-After",
+			req:    errorCase("unavailable-retry"),
+			status: http.StatusServiceUnavailable, code: "unavailable",
+			header: [2]string{"Retry-After", "2"},
+		},
+		{
+			name:   "domain unavailable without a retry time sends no Retry-After",
+			req:    errorCase("unavailable"),
+			status: http.StatusServiceUnavailable, code: "unavailable",
+			header: [2]string{"Retry-After", ""},
 		},
 		{
 			name:   "domain unavailable hides its cause and logs it",

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/adapters/httpapi"
+	"github.com/gatehouse/gatehouse/app"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/ports"
@@ -92,16 +93,31 @@ type testServer struct {
 	reg  *prometheus.Registry
 }
 
-func newServer(t *testing.T, cfg config.HTTP, probes ...ports.Probe) *testServer {
+func newServer(t testing.TB, cfg config.HTTP, probes ...ports.Probe) *testServer {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	s, err := httpapi.New(cfg, log, probes, reg, reg)
+	s, err := httpapi.New(cfg, log, probes, reg, reg, unusedAccounts(t, log))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return &testServer{Server: s, logs: logs, reg: reg}
+}
+
+// unusedAccounts returns accounts use cases without storage, for tests of
+// the plumbing that never reach an accounts operation.
+func unusedAccounts(t testing.TB, log *slog.Logger) *app.Accounts {
+	t.Helper()
+	accounts, err := app.NewAccounts(app.AccountStores{}, nil, nil, app.AccountsConfig{
+		AppBaseURL: "https://app.example.com",
+		Sessions:   domain.DefaultSessionPolicy(),
+		Limits:     app.DefaultRateLimits(),
+	}, log)
+	if err != nil {
+		t.Fatalf("NewAccounts: %v", err)
+	}
+	return accounts
 }
 
 // do serves req and returns the recorded response.
@@ -145,15 +161,18 @@ type errorInput struct {
 var domainErrors = map[string]error{
 	"invalid": &domain.Error{Kind: domain.KindInvalid, Code: "password_too_short", Msg: "The password is too short.",
 		Fields: []domain.FieldError{{Location: "body.password", Message: "must be at least 15 characters"}}},
-	"not-found":        domain.E(domain.KindNotFound, "", ""),
-	"conflict":         fmt.Errorf("app.Signup: %w", domain.E(domain.KindConflict, "email_taken", "That address is taken.")),
-	"unauthenticated":  domain.E(domain.KindUnauthenticated, "invalid_credentials", "Wrong email or password."),
-	"forbidden":        domain.E(domain.KindForbidden, "email_not_verified", "Verify your email address first."),
-	"rate-limited":     domain.E(domain.KindRateLimited, "", ""),
-	"unavailable":      domain.Wrap(domain.KindUnavailable, "postgres.GetUser", errors.New("SQLSTATE 08006: connection to 10.1.2.3 failed")),
-	"internal":         &domain.Error{Kind: domain.KindInternal, Code: "leaky_code", Msg: "leaky message", Err: errors.New("pgx: relation users does not exist")},
-	"plain":            errors.New("pq: plain error with internals"),
-	"deadline-foreign": domain.Wrap(domain.KindUnavailable, "s3.Head", context.DeadlineExceeded),
+	"not-found":       domain.E(domain.KindNotFound, "", ""),
+	"conflict":        fmt.Errorf("app.Signup: %w", domain.E(domain.KindConflict, "email_taken", "That address is taken.")),
+	"unauthenticated": domain.E(domain.KindUnauthenticated, "invalid_credentials", "Wrong email or password."),
+	"forbidden":       domain.E(domain.KindForbidden, "email_not_verified", "Verify your email address first."),
+	"rate-limited":    domain.E(domain.KindRateLimited, "", ""),
+	"rate-limited-retry": fmt.Errorf("app.Login: %w", &domain.Error{Kind: domain.KindRateLimited, Code: "rate_limited",
+		Msg: "Too many attempts.", RetryAfter: 90*time.Second + 500*time.Millisecond}),
+	"unavailable-retry": &domain.Error{Kind: domain.KindUnavailable, Op: "argon2id.Hash", RetryAfter: 2 * time.Second, Err: errors.New("busy")},
+	"unavailable":       domain.Wrap(domain.KindUnavailable, "postgres.GetUser", errors.New("SQLSTATE 08006: connection to 10.1.2.3 failed")),
+	"internal":          &domain.Error{Kind: domain.KindInternal, Code: "leaky_code", Msg: "leaky message", Err: errors.New("pgx: relation users does not exist")},
+	"plain":             errors.New("pq: plain error with internals"),
+	"deadline-foreign":  domain.Wrap(domain.KindUnavailable, "s3.Head", context.DeadlineExceeded),
 }
 
 // release unblocks handlers that wait for the test.
@@ -168,7 +187,7 @@ func newGate() *gate { return &gate{started: make(chan struct{}), release: make(
 func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
 
 // addTestRoutes registers the routes the tests exercise.
-func addTestRoutes(t *testing.T, s *testServer, slow *gate) {
+func addTestRoutes(t testing.TB, s *testServer, slow *gate) {
 	t.Helper()
 	api, e := s.API(), s.Echo()
 	huma.Register(api, huma.Operation{OperationID: "test-thing", Method: http.MethodPost, Path: "/test/things"},

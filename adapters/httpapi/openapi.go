@@ -23,7 +23,19 @@ const apiDescription = "gatehouse gives a web frontend accounts with verified em
 	"`forbidden` (403), `not_found` (404), `method_not_allowed` (405), `conflict` (409), " +
 	"`body_too_large` (413), `unsupported_media_type` (415), `validation_failed` (422), " +
 	"`rate_limited` (429), `internal_error` (500), `unavailable` and `timeout` (503). " +
-	"Operations document their own, more specific codes.\n"
+	"Operations document their own, more specific codes. Every 429 carries a `Retry-After` header (seconds); " +
+	"so does a 503 when the server knows when to come back.\n\n" +
+	"## Sessions\n\n" +
+	"`POST /v1/auth/login` starts a session. Browsers get it as the `__Host-session` cookie (Secure, HttpOnly, " +
+	"SameSite=Lax, Path=/, expiring with the session); other clients may ask for a bearer token instead and send it as " +
+	"`Authorization: Bearer <token>`. A request with an Authorization header is authenticated by it alone. " +
+	"Operations that need a session answer 401 `unauthenticated` (none presented), `invalid_session` " +
+	"(unknown, revoked or malformed) or `session_expired` (idle or absolute lifetime over).\n\n" +
+	"## Browsers: CORS and CSRF\n\n" +
+	"Only the origins configured in `CORS_ALLOWED_ORIGINS` may call the API from a browser, with credentials. " +
+	"Unsafe requests (POST, PUT, PATCH, DELETE) without an Authorization header must come from the API's own origin " +
+	"or one of those origins (checked with `Sec-Fetch-Site` and `Origin`); others are refused with 403 `csrf_rejected`. " +
+	"Request bodies must be `application/json` (415 `unsupported_media_type` otherwise).\n"
 
 // apiConfig is huma's configuration: OpenAPI 3.1 without huma's $schema
 // links (response bodies are exactly the documented shapes), and the

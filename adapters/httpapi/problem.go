@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/labstack/echo/v4"
@@ -37,6 +39,8 @@ type Problem struct {
 
 	// cause is what went wrong, for the logs only.
 	cause error
+	// retryAfter is sent as the Retry-After header (see setRetryAfter).
+	retryAfter time.Duration
 }
 
 // ProblemError names one input that was wrong.
@@ -274,6 +278,7 @@ func problemFromDomain(err error) *Problem {
 		detail = m.detail
 	}
 	p := newProblem(m.status, code, detail)
+	p.retryAfter = domain.RetryAfterOf(err)
 	for _, f := range domain.FieldsOf(err) {
 		p.Errors = append(p.Errors, ProblemError{Location: f.Location, Message: f.Message})
 	}
@@ -370,7 +375,31 @@ func problemTransformer(hctx huma.Context, _ string, v any) (any, error) {
 	info := infoFrom(hctx.Context())
 	cp.RequestID = info.id
 	info.record(&cp)
+	setRetryAfter(hctx.SetHeader, &cp)
 	return &cp, nil
+}
+
+// defaultRetryAfter is what a 429 says when its error does not know when
+// the limit resets.
+const defaultRetryAfter = time.Minute
+
+// setRetryAfter sets the Retry-After header (RFC 9110 §10.2.3, in whole
+// seconds, rounded up) of a problem that says when to come back: every 429,
+// and a 503 whose error knows. It is called wherever problems are written,
+// so no rate-limited answer goes out without it.
+func setRetryAfter(set func(name, value string), p *Problem) {
+	if p.Status != http.StatusTooManyRequests && p.Status != http.StatusServiceUnavailable {
+		return
+	}
+	d := p.retryAfter
+	if d <= 0 {
+		if p.Status != http.StatusTooManyRequests {
+			return
+		}
+		d = defaultRetryAfter
+	}
+	secs := int64((d + time.Second - 1) / time.Second)
+	set("Retry-After", strconv.FormatInt(secs, 10))
 }
 
 // handleError is echo's HTTPErrorHandler: it writes errors that reach echo
@@ -385,6 +414,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	setRetryAfter(c.Response().Header().Set, p)
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(p.Status)
 		return

@@ -17,13 +17,15 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/app"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/ports"
 )
 
 // ProviderSet provides *Server for google/wire. The injector supplies
-// config.HTTP, the logger, the readiness probes and a Prometheus registry
-// (bound to both prometheus.Registerer and prometheus.Gatherer).
+// config.HTTP, the logger, the readiness probes, a Prometheus registry
+// (bound to both prometheus.Registerer and prometheus.Gatherer) and the
+// accounts use cases.
 var ProviderSet = wire.NewSet(New)
 
 // readHeaderTimeout bounds how long a client may take to send its headers
@@ -36,6 +38,7 @@ type Server struct {
 	log          *slog.Logger
 	probes       []ports.Probe
 	probeTimeout time.Duration
+	accounts     *app.Accounts
 
 	echo     *echo.Echo
 	api      huma.API
@@ -50,13 +53,22 @@ type Server struct {
 // route in routes.go. probes are what /readyz checks. HTTP metrics are
 // registered with reg, and /metrics serves everything gatherer holds (pass
 // the same *prometheus.Registry as both; use a dedicated one rather than the
-// global default so that tests can build many servers).
+// global default so that tests can build many servers). accounts serves the
+// /v1/auth and /v1/me operations.
 //
 // Later features add their app service as a further argument here, keep it
 // in a field and register their operations from routes.go.
-func New(cfg config.HTTP, log *slog.Logger, probes []ports.Probe, reg prometheus.Registerer, gatherer prometheus.Gatherer) (*Server, error) {
-	if log == nil || reg == nil || gatherer == nil {
-		return nil, errors.New("httpapi: New needs a logger, a prometheus.Registerer and a prometheus.Gatherer")
+func New(cfg config.HTTP, log *slog.Logger, probes []ports.Probe, reg prometheus.Registerer, gatherer prometheus.Gatherer, accounts *app.Accounts) (*Server, error) {
+	if log == nil || reg == nil || gatherer == nil || accounts == nil {
+		return nil, errors.New("httpapi: New needs a logger, a prometheus.Registerer, a prometheus.Gatherer and the accounts use cases")
+	}
+	origins, err := normalizeOrigins(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
+	checkOrigin, err := crossOrigin(origins)
+	if err != nil {
+		return nil, err
 	}
 	metrics, err := newHTTPMetrics(reg)
 	if err != nil {
@@ -67,6 +79,7 @@ func New(cfg config.HTTP, log *slog.Logger, probes []ports.Probe, reg prometheus
 		log:          log,
 		probes:       probes,
 		probeTimeout: maxProbeTimeout,
+		accounts:     accounts,
 		metrics:      metrics,
 		gatherer:     gatherer,
 	}
@@ -86,16 +99,19 @@ func New(cfg config.HTTP, log *slog.Logger, probes []ports.Probe, reg prometheus
 		begin,           // request id, client IP, security headers
 		s.observe,       // access log + metrics; writes errors so it sees the final status
 		s.recoverPanics, // panic -> 500 internal_error, logged with stack
+		// Inside observe, so that preflights and refusals are logged and
+		// carry the security headers; before everything that may refuse a
+		// request, so that an allowed page can read every refusal.
+		cors(origins), // strict allowlist from cfg.CORSOrigins
+		checkOrigin,   // CSRF: cross-origin unsafe requests refused
 		limitBody(cfg.MaxBodyBytes),
 		timeout(cfg.RequestTimeout),
-		// CORS belongs here, once the accounts feature adds it: a strict
-		// allowlist from cfg.CORSOrigins, inside observe (so preflights are
-		// logged and carry the security headers) and before any handler.
 	)
 	s.echo = e
 
 	s.api = humaecho.New(e, apiConfig(cfg.DocsEnabled))
-	s.api.UseMiddleware(s.requireDeclaredBodyType)
+	addSecuritySchemes(s.api.OpenAPI())
+	s.api.UseMiddleware(s.requireDeclaredBodyType, s.authenticate)
 
 	s.routes()
 	return s, nil
