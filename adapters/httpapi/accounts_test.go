@@ -1,19 +1,11 @@
 package httpapi_test
 
 import (
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/gatehouse/gatehouse/adapters/argon2id"
-	"github.com/gatehouse/gatehouse/adapters/httpapi"
 	"github.com/gatehouse/gatehouse/adapters/httpapi/httpapitest"
-	"github.com/gatehouse/gatehouse/adapters/inmem"
-	"github.com/gatehouse/gatehouse/app"
-	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/ports"
 )
 
@@ -35,42 +27,11 @@ func cheapArgon2(t *testing.T) ports.PasswordHasher {
 }
 
 // newInmemEnv serves the real handler over loopback HTTP, wired with the
-// in-memory stores, the given hasher and a clock that moves only when told.
-// Everything the server logs, at every level, is kept for the suite's leak
-// check.
+// in-memory stores, the given hasher and a clock that moves only when told
+// (see newInmemUploadsEnv, which it shares).
 func newInmemEnv(t *testing.T, hasher ports.PasswordHasher) httpapitest.Env {
 	t.Helper()
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := inmem.NewStore()
-	clock := inmem.NewClock(time.Now().Truncate(time.Second))
-	accounts, err := app.NewAccounts(app.AccountStores{
-		Tx: store, Users: store, Tokens: store, Sessions: store, Limiter: store, Outbox: store,
-	}, hasher, clock, app.AccountsConfig{
-		AppBaseURL: frontendOrigin,
-		Sessions:   domain.DefaultSessionPolicy(),
-		Limits:     app.DefaultRateLimits(),
-	}, log)
-	if err != nil {
-		t.Fatalf("NewAccounts: %v", err)
-	}
-	cfg := baseConfig()
-	cfg.MaxBodyBytes = 1 << 20
-	cfg.CORSOrigins = []string{frontendOrigin}
-	reg := prometheus.NewRegistry()
-	s, err := httpapi.New(cfg, log, nil, reg, reg, accounts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return httpapitest.Env{
-		BaseURL:       srv.URL,
-		Outbox:        store.OutboxMessages,
-		Clock:         clock,
-		AllowedOrigin: frontendOrigin,
-		Logs:          logs.String,
-	}
+	return newInmemUploadsEnv(t, hasher).Env
 }
 
 // TestAccountsContract runs the HTTP contract of the accounts API against

@@ -184,7 +184,7 @@ func TestNewRefusesOriginsThatAreNotOrigins(t *testing.T) {
 			cfg.CORSOrigins = []string{o}
 			reg := prometheus.NewRegistry()
 			log := slog.New(slog.DiscardHandler)
-			if _, err := httpapi.New(cfg, log, nil, reg, reg, unusedAccounts(t, log)); err == nil {
+			if _, err := httpapi.New(cfg, log, nil, reg, reg, unusedAccounts(t, log), unusedUploads(t, log)); err == nil {
 				t.Errorf("New with CORS origin %q: got nil error, want one", o)
 			}
 		})

@@ -3,8 +3,8 @@
 // translation of errors from every layer into RFC 9457 problem details.
 //
 // The whole route table is in routes.go; each feature keeps its handlers in
-// its own file (health.go, accounts.go; uploads.go later) and adds its app
-// service as an argument of New.
+// its own file (health.go, accounts.go, uploads.go) and adds its app service
+// as an argument of New.
 //
 // Sessions (auth.go). Operations whose Security lists the session schemes
 // get the signed-in app.Principal from PrincipalFrom; the middleware resolves

@@ -98,7 +98,7 @@ func newServer(t testing.TB, cfg config.HTTP, probes ...ports.Probe) *testServer
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	s, err := httpapi.New(cfg, log, probes, reg, reg, unusedAccounts(t, log))
+	s, err := httpapi.New(cfg, log, probes, reg, reg, unusedAccounts(t, log), unusedUploads(t, log))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -118,6 +118,19 @@ func unusedAccounts(t testing.TB, log *slog.Logger) *app.Accounts {
 		t.Fatalf("NewAccounts: %v", err)
 	}
 	return accounts
+}
+
+// unusedUploads returns uploads use cases without storage or object store,
+// for tests of the plumbing that never reach an uploads operation.
+func unusedUploads(t testing.TB, log *slog.Logger) *app.Uploads {
+	t.Helper()
+	cfg := app.DefaultUploadsConfig()
+	cfg.Bucket = "unused"
+	uploads, err := app.NewUploads(app.UploadStores{}, nil, nil, cfg, log)
+	if err != nil {
+		t.Fatalf("NewUploads: %v", err)
+	}
+	return uploads
 }
 
 // do serves req and returns the recorded response.

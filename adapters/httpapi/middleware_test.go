@@ -273,7 +273,7 @@ func TestMetricsRegistryIsNotShared(t *testing.T) {
 	// same registry is refused rather than double-counting.
 	a := newServer(t, baseConfig())
 	newServer(t, baseConfig())
-	if _, err := httpapi.New(baseConfig(), slog.New(slog.DiscardHandler), nil, a.reg, a.reg, unusedAccounts(t, slog.New(slog.DiscardHandler))); err == nil {
+	if _, err := httpapi.New(baseConfig(), slog.New(slog.DiscardHandler), nil, a.reg, a.reg, unusedAccounts(t, slog.New(slog.DiscardHandler)), unusedUploads(t, slog.New(slog.DiscardHandler))); err == nil {
 		t.Errorf("New on a registry that already holds the HTTP metrics: got nil error, want one")
 	}
 }

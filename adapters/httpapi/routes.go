@@ -7,7 +7,7 @@ import (
 )
 
 // routes is the whole route table. Handlers live in one file per feature
-// (health.go; accounts.go and uploads.go to come); this is the one place
+// (health.go, accounts.go, uploads.go); this is the one place
 // that says what the API serves. huma operations appear in the OpenAPI
 // document (api/openapi.yaml), plain echo routes do not.
 //
@@ -37,8 +37,7 @@ func (s *Server) routes() {
 	s.echo.GET("/metrics", metricsHandler(s.gatherer, s.log)) // Prometheus text format
 
 	s.accountRoutes()
-	// v1: uploads (/v1/uploads...) register here, with their handlers in
-	// uploads.go.
+	s.uploadRoutes()
 }
 
 // accountBodyLimit bounds the bodies of the accounts operations: an address,
@@ -168,4 +167,92 @@ func (s *Server) accountRoutes() {
 		MaxBodyBytes:  accountBodyLimit,
 		Errors:        []int{http.StatusUnprocessableEntity, http.StatusTooManyRequests},
 	}, s.confirmPasswordReset)
+}
+
+// uploadBodyLimit bounds the body of POST /v1/uploads: a declaration, never
+// the file (whose bytes go straight to the object store).
+const uploadBodyLimit = 16 << 10
+
+// uploadRoutes registers the uploads operations (handlers in uploads.go).
+// Every one needs a session and sees only the signed-in user's uploads; the
+// unsafe ones are subject to the cross-origin check (csrf.go) unless they
+// carry an Authorization header.
+func (s *Server) uploadRoutes() {
+	tags := []string{"uploads"}
+	const notFound = " An id that is malformed, unknown, deleted or another user's is 404 `not_found`, whichever it is."
+	huma.Register(s.api, huma.Operation{
+		OperationID: "create-upload",
+		Method:      http.MethodPost,
+		Path:        "/v1/uploads",
+		Summary:     "Declare an upload",
+		Description: "Declares a file and returns the upload (status `pending`) with a presigned PUT that sends its bytes straight to storage, " +
+			"bound to the declared content type, exact size (and SHA-256, when given) and valid for minutes. " +
+			"Send the PUT with exactly the listed headers, then call complete. " +
+			"A declaration the service refuses is 422 with the first rule broken as code and every bad field in `errors`: " +
+			"`content_type_not_allowed` (not a media type, or not one the service accepts), `file_too_large` (above the size limit), " +
+			"`invalid_upload` (a size below 1 byte, or a sha256 that is not 64 hex digits), " +
+			"`filename_type_mismatch` (the file name's extension contradicts the content type); a missing or mistyped member is `validation_failed`.",
+		Tags:          tags,
+		DefaultStatus: http.StatusCreated,
+		Security:      sessionSecurity,
+		MaxBodyBytes:  uploadBodyLimit,
+		Errors:        []int{http.StatusUnauthorized, http.StatusUnprocessableEntity},
+	}, s.createUpload)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "complete-upload",
+		Method:      http.MethodPost,
+		Path:        "/v1/uploads/{id}/complete",
+		Summary:     "Say the file has been sent",
+		Description: "Checks the stored file against the declaration (size and content type) and starts the malware scan: the upload answers with status `scanning`. " +
+			"If nothing was stored yet, or something of another size or type, it is 422 `upload_mismatch` and the upload stays `pending` (PUT again while the URL is valid). " +
+			"Completing an upload that is already past `pending` (a retry, or a scan that finished first) answers 200 with the upload as it is. " +
+			"Poll GET /v1/uploads/{id} until the status is `accepted`, `rejected` or `failed`." + notFound,
+		Tags:     tags,
+		Security: sessionSecurity,
+		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, s.completeUpload)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "list-uploads",
+		Method:      http.MethodGet,
+		Path:        "/v1/uploads",
+		Summary:     "List uploads",
+		Description: "The signed-in user's uploads, newest first, a page at a time. Follow next_cursor until it is null; " +
+			"uploads declared meanwhile appear on the first page only, and none is listed twice. " +
+			"A cursor this service did not return is 422 `invalid_cursor`.",
+		Tags:     tags,
+		Security: sessionSecurity,
+		Errors:   []int{http.StatusUnauthorized, http.StatusUnprocessableEntity},
+	}, s.listUploads)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "get-upload",
+		Method:      http.MethodGet,
+		Path:        "/v1/uploads/{id}",
+		Summary:     "Get an upload",
+		Description: "The upload's status and, once settled, the scan result." + notFound,
+		Tags:        tags,
+		Security:    sessionSecurity,
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
+	}, s.getUpload)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "download-upload",
+		Method:      http.MethodGet,
+		Path:        "/v1/uploads/{id}/download",
+		Summary:     "Get a download link",
+		Description: "A short-lived link to the accepted file, offered as an attachment under its file name. " +
+			"Only accepted uploads have one: any other status is 409 `upload_not_accepted`." + notFound,
+		Tags:     tags,
+		Security: sessionSecurity,
+		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+	}, s.downloadUpload)
+	huma.Register(s.api, huma.Operation{
+		OperationID:   "delete-upload",
+		Method:        http.MethodDelete,
+		Path:          "/v1/uploads/{id}",
+		Summary:       "Delete an upload",
+		Description:   "Removes the upload and its stored file, whatever its status. It is 404 from then on." + notFound,
+		Tags:          tags,
+		DefaultStatus: http.StatusNoContent,
+		Security:      sessionSecurity,
+		Errors:        []int{http.StatusUnauthorized, http.StatusNotFound},
+	}, s.deleteUpload)
 }

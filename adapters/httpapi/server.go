@@ -24,8 +24,8 @@ import (
 
 // ProviderSet provides *Server for google/wire. The injector supplies
 // config.HTTP, the logger, the readiness probes, a Prometheus registry
-// (bound to both prometheus.Registerer and prometheus.Gatherer) and the
-// accounts use cases.
+// (bound to both prometheus.Registerer and prometheus.Gatherer), and the
+// accounts and uploads use cases.
 var ProviderSet = wire.NewSet(New)
 
 // readHeaderTimeout bounds how long a client may take to send its headers
@@ -39,6 +39,7 @@ type Server struct {
 	probes       []ports.Probe
 	probeTimeout time.Duration
 	accounts     *app.Accounts
+	uploads      *app.Uploads
 
 	echo     *echo.Echo
 	api      huma.API
@@ -54,13 +55,14 @@ type Server struct {
 // registered with reg, and /metrics serves everything gatherer holds (pass
 // the same *prometheus.Registry as both; use a dedicated one rather than the
 // global default so that tests can build many servers). accounts serves the
-// /v1/auth and /v1/me operations.
+// /v1/auth and /v1/me operations (and resolves every session), uploads the
+// /v1/uploads operations.
 //
 // Later features add their app service as a further argument here, keep it
 // in a field and register their operations from routes.go.
-func New(cfg config.HTTP, log *slog.Logger, probes []ports.Probe, reg prometheus.Registerer, gatherer prometheus.Gatherer, accounts *app.Accounts) (*Server, error) {
-	if log == nil || reg == nil || gatherer == nil || accounts == nil {
-		return nil, errors.New("httpapi: New needs a logger, a prometheus.Registerer, a prometheus.Gatherer and the accounts use cases")
+func New(cfg config.HTTP, log *slog.Logger, probes []ports.Probe, reg prometheus.Registerer, gatherer prometheus.Gatherer, accounts *app.Accounts, uploads *app.Uploads) (*Server, error) {
+	if log == nil || reg == nil || gatherer == nil || accounts == nil || uploads == nil {
+		return nil, errors.New("httpapi: New needs a logger, a prometheus.Registerer, a prometheus.Gatherer and the accounts and uploads use cases")
 	}
 	origins, err := normalizeOrigins(cfg.CORSOrigins)
 	if err != nil {
@@ -80,6 +82,7 @@ func New(cfg config.HTTP, log *slog.Logger, probes []ports.Probe, reg prometheus
 		probes:       probes,
 		probeTimeout: maxProbeTimeout,
 		accounts:     accounts,
+		uploads:      uploads,
 		metrics:      metrics,
 		gatherer:     gatherer,
 	}

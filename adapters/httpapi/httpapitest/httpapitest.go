@@ -1,13 +1,16 @@
-// Package httpapitest holds the HTTP contract suite of gatehouse's API: a
-// black-box walk over real HTTP through every accounts operation and its
-// failure paths, run against the server wired with the in-memory adapters
-// (fast) and with the real ones (PostgreSQL), so both are held to the same
-// contract.
+// Package httpapitest holds the HTTP contract suites of gatehouse's API:
+// black-box walks over real HTTP through every accounts operation
+// (RunAccounts) and every uploads operation (RunUploads) and their failure
+// paths, run against the server wired with the in-memory adapters (fast) and
+// with the real ones (PostgreSQL, an S3-compatible store), so both are held
+// to the same contract.
 //
 // A run gets a fresh server per case from newEnv and talks to it only over
 // HTTP, plus two side doors a browser user also has: the mail the server
 // sends (read from the outbox, where the verification and reset links are)
-// and the passing of time (the use cases' clock).
+// and the passing of time (the use cases' clock). The uploads suite also
+// PUTs and GETs the object store's presigned URLs, and stands in for the
+// malware scanner through UploadsEnv.
 package httpapitest
 
 import (
