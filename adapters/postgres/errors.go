@@ -76,3 +76,22 @@ func classifyCode(code string) (domain.Kind, string) {
 	}
 	return domain.KindInternal, ""
 }
+
+// SQLSTATE codes the stores look at by name.
+const (
+	codeUniqueViolation      = "23505"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+)
+
+// constraintViolated reports whether err is a unique violation of the named
+// constraint or unique index.
+func constraintViolated(err error, name string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation && pgErr.ConstraintName == name
+}
+
+// notFound is the KindNotFound error of a lookup that matched no row.
+func notFound(op, msg string) error {
+	return &domain.Error{Kind: domain.KindNotFound, Op: op, Msg: msg}
+}

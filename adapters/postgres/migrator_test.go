@@ -131,6 +131,9 @@ func TestPendingReportsDrift(t *testing.T) {
 		{"nullable column", `ALTER TABLE gatehouse.users ALTER COLUMN password_hash DROP NOT NULL`, `"password_hash"`},
 		{"changed type", `ALTER TABLE gatehouse.outbox ALTER COLUMN payload TYPE json`, `"payload"`},
 		{"extra table", `CREATE TABLE gatehouse.stray (id int)`, `DROP TABLE "gatehouse"."stray"`},
+		{"dropped foreign key", `ALTER TABLE gatehouse.sessions DROP CONSTRAINT sessions_user_id_fkey`, `"sessions_user_id_fkey"`},
+		{"changed foreign key action", `ALTER TABLE gatehouse.one_time_tokens DROP CONSTRAINT one_time_tokens_user_id_fkey, ADD CONSTRAINT one_time_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES gatehouse.users (id)`, `"one_time_tokens_user_id_fkey"`},
+		{"changed primary key", `ALTER TABLE gatehouse.rate_limits DROP CONSTRAINT rate_limits_pkey, ADD PRIMARY KEY (key)`, `"rate_limits"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,7 +247,7 @@ func TestDeclaredSchema(t *testing.T) {
 	for _, tb := range s.Tables {
 		tables = append(tables, tb.Name)
 	}
-	if diff := cmp.Diff([]string{"users", "outbox"}, tables); diff != "" {
+	if diff := cmp.Diff([]string{"users", "outbox", "sessions", "one_time_tokens", "rate_limits", "uploads"}, tables); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}
 }

@@ -7,12 +7,25 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/ports"
 )
 
-// ProviderSet provides the app's *bun.DB, the *Migrator (migrator role) and
-// the *SchemaProbe. The probe is not bound to ports.Probe here: the root
-// collects every adapter's probe into its own list.
-var ProviderSet = wire.NewSet(ProvideDB, ProvideMigrator, NewSchemaProbe)
+// ProviderSet provides the app's *bun.DB, the *Migrator (migrator role), the
+// *SchemaProbe, and the *Store bound to the storage ports (ports.Tx,
+// UserStore, TokenStore, SessionStore, RateLimiter, Outbox, UploadStore). The
+// probe is not bound to ports.Probe here: the root collects every adapter's
+// probe into its own list.
+var ProviderSet = wire.NewSet(
+	ProvideDB, ProvideMigrator, NewSchemaProbe,
+	NewStore,
+	wire.Bind(new(ports.Tx), new(*Store)),
+	wire.Bind(new(ports.UserStore), new(*Store)),
+	wire.Bind(new(ports.TokenStore), new(*Store)),
+	wire.Bind(new(ports.SessionStore), new(*Store)),
+	wire.Bind(new(ports.RateLimiter), new(*Store)),
+	wire.Bind(new(ports.Outbox), new(*Store)),
+	wire.Bind(new(ports.UploadStore), new(*Store)),
+)
 
 // ProvideDB opens the app role's connection (cfg.DB.DatabaseURL); the cleanup
 // closes it.

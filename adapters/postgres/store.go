@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/gatehouse/gatehouse/ports"
+)
+
+// Store keeps accounts and uploads in PostgreSQL: it implements ports.Tx,
+// ports.UserStore, ports.TokenStore, ports.SessionStore, ports.RateLimiter,
+// ports.Outbox and ports.UploadStore over one connection pool, so that all
+// of them take part in the transaction WithinTx carries in the context.
+//
+// Every statement is written with PostgreSQL placeholders ($1, $2...) and run
+// on the *sql.DB or *sql.Tx under bun, never through bun's own Exec/Query:
+// bun writes argument values into the SQL text, so each call would be a new
+// statement that pgx must parse and plan again (and that evicts the useful
+// ones from its per-connection cache). With placeholders the text is fixed,
+// pgx prepares it once per connection and afterwards sends only the values.
+// The statements are few and small, so they are plain SQL rather than bun
+// models.
+type Store struct {
+	db *bun.DB
+
+	// purgeEvery is how many rate-limiter calls pass between two deletions
+	// of expired windows; purgeBatch caps how many rows one deletion removes.
+	purgeEvery uint64
+	purgeBatch int
+	calls      atomic.Uint64
+
+	// expiredBatch caps how many rows one statement of PurgeExpired deletes.
+	expiredBatch int
+}
+
+var (
+	_ ports.Tx           = (*Store)(nil)
+	_ ports.UserStore    = (*Store)(nil)
+	_ ports.TokenStore   = (*Store)(nil)
+	_ ports.SessionStore = (*Store)(nil)
+	_ ports.RateLimiter  = (*Store)(nil)
+	_ ports.Outbox       = (*Store)(nil)
+	_ ports.UploadStore  = (*Store)(nil)
+)
+
+// NewStore returns the store over db, normally the app role's
+// connection from Open.
+func NewStore(db *bun.DB) *Store {
+	return &Store{db: db, purgeEvery: defaultPurgeEvery, purgeBatch: defaultPurgeBatch, expiredBatch: defaultExpiredBatch}
+}
+
+// querier is what both *sql.DB and *sql.Tx offer: statements run the same
+// inside and outside a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn returns the transaction ctx carries for this store's database, or the
+// pool.
+func (s *Store) conn(ctx context.Context) querier {
+	if tx, ok := s.tx(ctx); ok {
+		return tx.Tx
+	}
+	return s.db.DB
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// utc returns t in UTC: pgx hands timestamptz back in the local zone, and the
+// domain keeps times in UTC.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+// utcPtr turns a nullable timestamp into the domain's *time.Time.
+func utcPtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}

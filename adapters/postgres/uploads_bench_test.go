@@ -1,0 +1,245 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/gatehouse/gatehouse/adapters/postgres"
+	"github.com/gatehouse/gatehouse/domain"
+)
+
+// benchOwners is how many signed-in users the hot-read benchmark spreads its
+// lookups over; each has one session and benchUploadsPerOwner uploads.
+const (
+	benchOwners          = 1000
+	benchUploadsPerOwner = 5
+)
+
+// sessionUploadSQL is the authenticated "get upload by id" as one joined
+// statement: the session and its user by token hash, and the upload by id if
+// that user owns it and it is not deleted (NULLs otherwise).
+const sessionUploadSQL = `SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at,
+	u.email, u.password_hash, u.email_verified_at, u.created_at, u.updated_at, up.*
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN LATERAL (
+	SELECT ` + postgres.UploadColumns + ` FROM uploads
+	WHERE id = $2 AND owner_id = s.user_id AND status <> 'deleted'
+) up ON true
+WHERE s.token_hash = $1`
+
+// prefixed scans a row whose first columns go to pre and the rest to what
+// Scan is given, so ScanUpload can read the upload's part of a joined row.
+type prefixed struct {
+	row *sql.Row
+	pre []any
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append(p.pre, dest...)...) }
+
+// cpuMeter reports, besides time per operation, the CPU time each operation
+// costs the benchmark process (go-cpu-us/op) and the PostgreSQL backends
+// serving db (pg-cpu-us/op). On a shared, busy machine wall time swings with
+// whatever else runs; CPU per operation is what decides how many requests
+// the cores can serve, and it barely moves. The server's share is read
+// from /proc, so it is reported only when the server runs on this machine.
+type cpuMeter struct {
+	db        *bun.DB
+	pg        map[int]time.Duration
+	pgOK      bool
+	goStarted time.Duration
+}
+
+func startCPUMeter(b *testing.B, db *bun.DB) *cpuMeter {
+	m := &cpuMeter{db: db}
+	m.pg, m.pgOK = backendCPU(b, db)
+	m.goStarted = processCPU(b)
+	return m
+}
+
+func (m *cpuMeter) stop(b *testing.B) {
+	n := float64(b.N)
+	b.ReportMetric(float64((processCPU(b)-m.goStarted).Microseconds())/n, "go-cpu-us/op")
+	after, ok := backendCPU(b, m.db)
+	if !ok || !m.pgOK {
+		return
+	}
+	var spent time.Duration
+	for pid, t := range after {
+		spent += t - m.pg[pid] // a backend started during the run counts whole
+	}
+	b.ReportMetric(float64(spent.Microseconds())/n, "pg-cpu-us/op")
+}
+
+// processCPU is the user and system time of this process so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendCPU returns the user and system time of every backend of db's role
+// in db's database, by process id, or false when /proc does not show them.
+func backendCPU(b *testing.B, db *bun.DB) (map[int]time.Duration, bool) {
+	rows, err := db.DB.QueryContext(context.Background(),
+		`SELECT pid FROM pg_stat_activity WHERE usename = current_user AND datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int]time.Duration{}
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			b.Fatal(err)
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil, false
+		}
+		// Fields after the command (which may hold spaces) start at state;
+		// utime and stime are the 14th and 15th fields of the whole line,
+		// in clock ticks, which Linux reports at 100 per second.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		utime, err1 := strconv.ParseInt(f[11], 10, 64)
+		stime, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, false
+		}
+		out[pid] = time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return out, true
+}
+
+// BenchmarkAuthenticatedUploadByID measures the hot read behind an
+// authenticated GET /v1/uploads/{id}, session lookup included, two ways:
+// as the ports do it today (SessionByTokenHash, then UploadByID: two
+// prepared statements, two round trips) and as one joined prepared
+// statement that a combined port method would send. Both decode into the
+// domain types.
+func BenchmarkAuthenticatedUploadByID(b *testing.B) {
+	ctx := context.Background()
+	db := openAppDB(b)
+	s := postgres.NewStore(db)
+	type target struct {
+		hash     domain.TokenHash
+		uploadID string
+	}
+	targets := make([]target, 0, benchOwners*benchUploadsPerOwner)
+	err := s.WithinTx(ctx, func(ctx context.Context) error {
+		for range benchOwners {
+			owner := newUserValue(b)
+			if err := s.CreateUser(ctx, owner); err != nil {
+				return err
+			}
+			sess := createSessionIn(ctx, b, s, owner.ID)
+			for range benchUploadsPerOwner {
+				u := newUploadValue(b, owner.ID)
+				if err := s.CreateUpload(ctx, u); err != nil {
+					return err
+				}
+				targets = append(targets, target{sess.TokenHash, u.ID})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	twoStatements := func(tg target) error {
+		_, user, err := s.SessionByTokenHash(ctx, tg.hash)
+		if err != nil {
+			return err
+		}
+		_, err = s.UploadByID(ctx, tg.uploadID, user.ID)
+		return err
+	}
+	joined := func(tg target) error {
+		var (
+			sess      domain.Session
+			user      domain.User
+			tokenHash []byte
+			email     string
+			verified  sql.NullTime
+		)
+		row := db.DB.QueryRowContext(ctx, sessionUploadSQL, tg.hash[:], tg.uploadID)
+		_, err := postgres.ScanUpload(prefixed{row, []any{
+			&sess.ID, &sess.UserID, &tokenHash, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
+			&email, &user.PasswordHash, &verified, &user.CreatedAt, &user.UpdatedAt,
+		}})
+		if err != nil {
+			return err
+		}
+		if sess.TokenHash, err = domain.TokenHashFromBytes(tokenHash); err != nil {
+			return err
+		}
+		user.ID, user.Email = sess.UserID, domain.RestoreEmail(email)
+		return nil
+	}
+
+	for _, bc := range []struct {
+		name   string
+		lookup func(target) error
+	}{
+		{"two-statements", twoStatements},
+		{"joined", joined},
+	} {
+		b.Run(bc.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			m := startCPUMeter(b, db)
+			i := 0
+			for b.Loop() {
+				if err := bc.lookup(targets[i%len(targets)]); err != nil {
+					b.Fatal(err)
+				}
+				i += 7
+			}
+			m.stop(b)
+		})
+		// 8 concurrent callers on 2 cores: past that, more only queues.
+		b.Run(bc.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+			m := startCPUMeter(b, db)
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if err := bc.lookup(targets[i%len(targets)]); err != nil {
+						b.Error(err)
+						return
+					}
+					i += 13
+				}
+			})
+			m.stop(b)
+		})
+	}
+}
+
+func createSessionIn(ctx context.Context, t testing.TB, s *postgres.Store, userID string) domain.Session {
+	t.Helper()
+	_, sess, err := domain.NewSession(nil, newID(t), userID, at, domain.DefaultSessionPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return sess
+}
