@@ -5,6 +5,7 @@
 GO       ?= go
 BIN      := $(CURDIR)/bin
 ATLAS    := $(BIN)/atlas
+RIE      := $(BIN)/aws-lambda-rie
 GOTESTFLAGS ?= -timeout 30m
 
 .PHONY: all build test check generate dev tools postgres clean
@@ -16,7 +17,7 @@ build:
 
 ## test: every check and every test, as CI runs them (.ci/run calls this).
 test: postgres tools check
-	GATEHOUSE_ATLAS_BIN=$(ATLAS) $(GO) test $(GOTESTFLAGS) ./...
+	GATEHOUSE_ATLAS_BIN=$(ATLAS) GATEHOUSE_RIE_BIN=$(RIE) $(GO) test $(GOTESTFLAGS) ./...
 
 ## check: formatting, vet, and generated files in step with the code.
 check:
@@ -34,11 +35,16 @@ generate:
 dev: postgres
 	$(GO) run . dev
 
-tools: $(ATLAS)
+tools: $(ATLAS) $(RIE)
 
 # The atlas CLI, built from source in its own module (tools/atlas).
 $(ATLAS): tools/atlas/go.mod tools/atlas/go.sum
 	cd tools/atlas && $(GO) build -o $(ATLAS) ariga.io/atlas/cmd/atlas
+
+# The AWS Lambda Runtime Interface Emulator, built from source in its own module
+# (tools/rie): the Lambda entry point's tests run the binary under it.
+$(RIE): tools/rie/go.mod tools/rie/go.sum
+	cd tools/rie && $(GO) build -o $(RIE) github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 
 postgres:
 	@scripts/ensure-postgres.sh

@@ -41,6 +41,8 @@ func envFor(db config.DB) map[string]string {
 		"APP_BASE_URL":          "https://app.example.com",
 		"HTTP_ADDR":             "127.0.0.1:0",
 		"HTTP_SHUTDOWN_TIMEOUT": "5s",
+		"AWS_REGION":            "eu-west-1",
+		"S3_BUCKET":             "gatehouse-uploads",
 	}
 }
 
@@ -257,4 +259,3 @@ func waitListening(t *testing.T, stderr *syncBuffer, done <-chan error) string {
 	t.Fatalf("serve did not start listening:\n%s", stderr.String())
 	return ""
 }
-

@@ -29,7 +29,16 @@ func exitCode(err error) int {
 const usage = `usage: gatehouse <command> [flags]
 
 commands:
-  serve            run the HTTP API (the database schema must be up to date)
+  serve            run the HTTP API (the database schema must be up to date), and the outbox
+                   dispatcher unless OUTBOX_DISPATCHER_ENABLED=false
+  worker           run the outbox dispatcher alone (any number of replicas), with /metrics
+                   and /healthz on WORKER_METRICS_ADDR
+  dev              run the whole system on this machine with nothing configured:
+                   a private PostgreSQL under .data/, the schema applied, the API
+                   [--addr HOST:PORT (default 127.0.0.1:8080)] [--data DIR (default .data)]
+  lambda           the AWS Lambda function: GuardDuty scan results and scheduler ticks (one
+                   outbox sweep, one reconciler pass); chosen by itself when the binary is
+                   started without arguments as a Lambda bootstrap (AWS_LAMBDA_RUNTIME_API set)
   migrate          apply schema/ to the database as the migrator role
   migrate --check  exit non-zero, listing the changes, if the database differs from schema/
   config check     validate the environment and print the effective configuration, secrets redacted
@@ -43,6 +52,10 @@ Configuration comes from environment variables; see .env.example.
 // and the standard output and error streams. It returns when the command is
 // done or ctx is cancelled (SIGINT/SIGTERM in main).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 && getenv(lambdaRuntimeAPIEnv) != "" {
+		// Lambda starts a custom runtime's bootstrap without arguments.
+		args = []string{"lambda"}
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageError{}
@@ -50,8 +63,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return runServe(ctx, rest, getenv, stderr)
+	case "worker":
+		return runWorker(ctx, rest, getenv, stderr)
+	case "lambda":
+		return runLambda(ctx, rest, getenv, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "dev":
+		return runDev(ctx, rest, getenv, stdout, stderr)
 	case "config":
 		if len(rest) != 1 || rest[0] != "check" {
 			return usageError{"usage: gatehouse config check"}

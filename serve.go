@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 )
 
-// runServe runs the HTTP API until ctx is cancelled. It refuses to start when
-// the database is unreachable or its schema differs from schema/, so a
-// release that forgot `gatehouse migrate` fails loudly instead of serving
-// errors.
+// runServe runs the HTTP API, and the outbox dispatcher unless
+// OUTBOX_DISPATCHER_ENABLED is false, until ctx is cancelled; then both stop
+// (the dispatcher finishes or releases what it holds) before it returns. It
+// refuses to start when the database is unreachable or its schema differs
+// from schema/, so a release that forgot `gatehouse migrate` fails loudly
+// instead of serving errors.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,6 +41,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	dispatched := make(chan error, 1)
+	if cfg.Outbox.DispatcherEnabled {
+		go func() { dispatched <- app.Dispatcher.Run(runCtx) }()
+	} else {
+		dispatched <- nil
+		log.Info("outbox dispatcher not started here (OUTBOX_DISPATCHER_ENABLED=false): run `gatehouse worker` to deliver mail and events")
+	}
 	log.Info("serving", "addr", ln.Addr().String())
-	return app.Server.Run(ctx, ln)
+	err = app.Server.Run(runCtx, ln)
+	stop()
+	return errors.Join(err, <-dispatched)
 }

@@ -8,16 +8,22 @@ package main
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/adapters/argon2id"
 	"github.com/gatehouse/gatehouse/adapters/httpapi"
 	"github.com/gatehouse/gatehouse/adapters/postgres"
+	"github.com/gatehouse/gatehouse/adapters/prom"
+	"github.com/gatehouse/gatehouse/adapters/s3"
+	"github.com/gatehouse/gatehouse/app"
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/ports"
 	"log/slog"
 )
 
 // Injectors from wire.go:
 
 // initServe builds `gatehouse serve`: the app role's database, the readiness
-// probes and the HTTP API.
+// probes, the HTTP API and the outbox dispatcher (started unless
+// OUTBOX_DISPATCHER_ENABLED is false).
 func initServe(ctx context.Context, cfg *config.Config, log *slog.Logger) (*serveApp, func(), error) {
 	http := cfg.HTTP
 	db, cleanup, err := postgres.ProvideDB(ctx, cfg)
@@ -27,19 +33,201 @@ func initServe(ctx context.Context, cfg *config.Config, log *slog.Logger) (*serv
 	schemaProbe := postgres.NewSchemaProbe(db)
 	v := newProbes(schemaProbe)
 	registry := newRegistry()
-	server, err := httpapi.New(http, log, v, registry, registry)
+	store := postgres.NewStore(db)
+	accountStores := app.AccountStores{
+		Tx:       store,
+		Users:    store,
+		Tokens:   store,
+		Sessions: store,
+		Limiter:  store,
+		Outbox:   store,
+	}
+	hasher := argon2id.New()
+	clock := _wireClockValue
+	accounts, err := newAccounts(cfg, accountStores, hasher, clock, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	uploadStores := app.UploadStores{
+		Tx:      store,
+		Uploads: store,
+		Outbox:  store,
+	}
+	s3Config := newS3Config(cfg)
+	objectStore, err := s3.New(ctx, s3Config)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	uploads, err := newUploads(cfg, uploadStores, objectStore, clock, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	server, err := httpapi.New(http, log, v, registry, registry, accounts, uploads)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	outboxQueue := postgres.NewOutboxQueue(db)
+	mailer, err := newMailer(ctx, cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	eventPublisher, err := newEventPublisher(ctx, cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	outboxMetrics, err := prom.NewOutboxMetrics(registry, outboxQueue, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	dispatcherPorts := app.DispatcherPorts{
+		Queue:    outboxQueue,
+		Mailer:   mailer,
+		Events:   eventPublisher,
+		Clock:    clock,
+		Observer: outboxMetrics,
+	}
+	dispatcher, err := newDispatcher(cfg, dispatcherPorts, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	mainServeApp := &serveApp{
-		Server: server,
-		Schema: schemaProbe,
+		Server:     server,
+		Schema:     schemaProbe,
+		Dispatcher: dispatcher,
 	}
 	return mainServeApp, func() {
 		cleanup()
 	}, nil
 }
+
+var (
+	_wireClockValue = ports.Clock(systemClock{})
+)
+
+// initWorker builds `gatehouse worker`: the app role's database, the outbox
+// dispatcher with the production mail provider and event publisher, and the
+// metrics registry it reports to.
+func initWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) (*workerApp, func(), error) {
+	db, cleanup, err := postgres.ProvideDB(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	outboxQueue := postgres.NewOutboxQueue(db)
+	mailer, err := newMailer(ctx, cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	eventPublisher, err := newEventPublisher(ctx, cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	clock := _wirePortsClockValue
+	registry := newRegistry()
+	outboxMetrics, err := prom.NewOutboxMetrics(registry, outboxQueue, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	dispatcherPorts := app.DispatcherPorts{
+		Queue:    outboxQueue,
+		Mailer:   mailer,
+		Events:   eventPublisher,
+		Clock:    clock,
+		Observer: outboxMetrics,
+	}
+	dispatcher, err := newDispatcher(cfg, dispatcherPorts, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	schemaProbe := postgres.NewSchemaProbe(db)
+	mainWorkerApp := &workerApp{
+		Dispatcher: dispatcher,
+		Schema:     schemaProbe,
+		Metrics:    registry,
+	}
+	return mainWorkerApp, func() {
+		cleanup()
+	}, nil
+}
+
+var (
+	_wirePortsClockValue = ports.Clock(systemClock{})
+)
+
+// initLambda builds `gatehouse lambda`: the app role's database, the uploads
+// use cases over the S3 bucket (for scan verdicts and the reconciler), and
+// the outbox dispatcher with the production mail provider and event
+// publisher (for scheduled sweeps).
+func initLambda(ctx context.Context, cfg *config.Config, log *slog.Logger) (*lambdaApp, func(), error) {
+	db, cleanup, err := postgres.ProvideDB(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	store := postgres.NewStore(db)
+	uploadStores := app.UploadStores{
+		Tx:      store,
+		Uploads: store,
+		Outbox:  store,
+	}
+	s3Config := newS3Config(cfg)
+	objectStore, err := s3.New(ctx, s3Config)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	clock := _wireClockValue2
+	uploads, err := newUploads(cfg, uploadStores, objectStore, clock, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	outboxQueue := postgres.NewOutboxQueue(db)
+	mailer, err := newMailer(ctx, cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	eventPublisher, err := newEventPublisher(ctx, cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	dispatcherPorts := app.DispatcherPorts{
+		Queue:  outboxQueue,
+		Mailer: mailer,
+		Events: eventPublisher,
+		Clock:  clock,
+	}
+	dispatcher, err := newDispatcher(cfg, dispatcherPorts, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	schemaProbe := postgres.NewSchemaProbe(db)
+	mainLambdaApp := &lambdaApp{
+		Uploads:    uploads,
+		Dispatcher: dispatcher,
+		Schema:     schemaProbe,
+	}
+	return mainLambdaApp, func() {
+		cleanup()
+	}, nil
+}
+
+var (
+	_wireClockValue2 = ports.Clock(systemClock{})
+)
 
 // initMigrate builds `gatehouse migrate`: the migrator role's connection and
 // the Atlas-based migrator.

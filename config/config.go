@@ -24,12 +24,16 @@ const SchemaName = "gatehouse"
 
 // Config is the whole effective configuration.
 type Config struct {
-	DB    DB
-	HTTP  HTTP
-	Email Email
-	AWS   AWS
-	App   App
-	Log   Log
+	DB      DB
+	HTTP    HTTP
+	Email   Email
+	AWS     AWS
+	Events  Events
+	Outbox  Outbox
+	Worker  Worker
+	Uploads Uploads
+	App     App
+	Log     Log
 }
 
 // DB is how to reach PostgreSQL, with the two credential sets the seed
@@ -83,6 +87,10 @@ type HTTP struct {
 	TrustedProxies  []*net.IPNet
 }
 
+// MinOutboxLease is the shortest OUTBOX_LEASE accepted: twice the longest
+// delivery attempt (the dispatcher's attempt timeout, 45 s, rounded up).
+const MinOutboxLease = 2 * time.Minute
+
 // Email providers accepted in EMAIL_PROVIDER.
 const (
 	ProviderResend = "resend"
@@ -108,7 +116,65 @@ type Email struct {
 
 // AWS configures every AWS client (SES, S3, EventBridge).
 type AWS struct {
+	// Region is required: domain events are always published (to
+	// EventBridge), so every deployment talks to AWS in some region.
 	Region string
+}
+
+// Events says where domain events are published: an EventBridge bus in
+// AWS.Region, with this source on every event.
+type Events struct {
+	BusName string // name or ARN of the event bus
+	Source  string
+}
+
+// Outbox tunes the dispatcher that delivers the outbox (mail and events).
+type Outbox struct {
+	// DispatcherEnabled runs the dispatcher inside `gatehouse serve`; with
+	// false, only `gatehouse worker` (or the Lambda) delivers the outbox.
+	DispatcherEnabled bool
+	BatchSize         int           // rows per claim
+	Concurrency       int           // mail sends in flight at once, per process
+	PollInterval      time.Duration // wait before looking again when nothing was due
+	Lease             time.Duration // how long a claim holds its rows
+	MaxAttempts       int           // attempts before a message is parked as dead
+	RetryBase         time.Duration // wait after the first failure; doubles each time
+	RetryMax          time.Duration // longest wait between two attempts
+}
+
+// Uploads configures the bucket uploads go to and the rules they follow.
+// The bucket must be versioned, with GuardDuty Malware Protection for S3
+// protecting QuarantinePrefix (see docs/deployment.md).
+type Uploads struct {
+	Bucket string
+	// S3Endpoint, when set, replaces AWS's S3 endpoint (an S3-compatible
+	// server); S3UsePathStyle puts the bucket in the path, as most of them
+	// need.
+	S3Endpoint     string
+	S3UsePathStyle bool
+	// QuarantinePrefix is where clients PUT and GuardDuty scans;
+	// AcceptedPrefix is where clean files are copied and served from.
+	QuarantinePrefix string
+	AcceptedPrefix   string
+	MaxBytes         int64
+	AllowedTypes     []string
+	PutURLTTL        time.Duration // life of a presigned PUT
+	GetURLTTL        time.Duration // life of a download link
+	// ScanStaleAfter: the reconciler reads the scan tag of uploads scanning
+	// for longer; ScanGiveUpAfter: with no tag by then they fail.
+	ScanStaleAfter  time.Duration
+	ScanGiveUpAfter time.Duration
+	// PendingGrace: uploads never completed expire this long after their
+	// PUT link did.
+	PendingGrace time.Duration
+	// ReconcileInterval is how often the worker runs a reconciler pass.
+	ReconcileInterval time.Duration
+}
+
+// Worker configures `gatehouse worker`.
+type Worker struct {
+	// MetricsAddr is where the worker serves /metrics and /healthz.
+	MetricsAddr string
 }
 
 // App holds settings about the product rather than the plumbing.
@@ -212,6 +278,34 @@ func Load(getenv func(string) string) (*Result, error) {
 	}
 
 	c.AWS = AWS{Region: r.str("AWS_REGION", "")}
+	if c.AWS.Region == "" {
+		r.fail("AWS_REGION", "is required: domain events are published to EventBridge in this region (SES, when chosen, and S3 use it too)")
+	}
+	c.Events = Events{
+		BusName: r.str("EVENT_BUS_NAME", "default"),
+		Source:  r.str("EVENT_SOURCE", "gatehouse"),
+	}
+	c.Outbox = Outbox{
+		DispatcherEnabled: r.boolean("OUTBOX_DISPATCHER_ENABLED", true),
+		BatchSize:         r.intRange("OUTBOX_BATCH_SIZE", 100, 1, 1000),
+		Concurrency:       r.intRange("OUTBOX_CONCURRENCY", 4, 1, 64),
+		PollInterval:      r.duration("OUTBOX_POLL_INTERVAL", time.Second),
+		Lease:             r.duration("OUTBOX_LEASE", 5*time.Minute),
+		MaxAttempts:       r.intRange("OUTBOX_MAX_ATTEMPTS", 12, 1, 100),
+		RetryBase:         r.duration("OUTBOX_RETRY_BASE", 5*time.Second),
+		RetryMax:          r.duration("OUTBOX_RETRY_MAX", time.Hour),
+	}
+	if c.Outbox.Lease < MinOutboxLease {
+		r.fail("OUTBOX_LEASE", fmt.Sprintf("must be at least %s: a claim must outlast a delivery attempt (at most 45s) with room to spare", MinOutboxLease))
+	}
+	if c.Outbox.RetryMax < c.Outbox.RetryBase {
+		r.fail("OUTBOX_RETRY_MAX", "must be at least OUTBOX_RETRY_BASE")
+	}
+	c.Worker = Worker{MetricsAddr: r.str("WORKER_METRICS_ADDR", ":9090")}
+	if _, _, err := net.SplitHostPort(c.Worker.MetricsAddr); err != nil {
+		r.fail("WORKER_METRICS_ADDR", fmt.Sprintf("%q is not HOST:PORT (e.g. :9090)", c.Worker.MetricsAddr))
+	}
+	c.Uploads = loadUploads(&r)
 	c.App = App{BaseURL: r.baseURL("APP_BASE_URL")}
 	c.Log = Log{Level: r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")}
 
@@ -261,10 +355,7 @@ func loadEmail(r *reader, c *Config) (warnings []Problem) {
 			r.fail("RESEND_BASE_URL", "must be an absolute http(s) URL")
 		}
 	case ProviderSES:
-		needFrom()
-		if c.AWS.Region == "" {
-			r.fail("AWS_REGION", "is required when EMAIL_PROVIDER is ses")
-		}
+		needFrom() // AWS_REGION is required for every provider (see Load)
 	case ProviderGmail:
 		if e.GmailUsername == "" {
 			r.fail("GMAIL_USERNAME", "is required when EMAIL_PROVIDER is gmail (the Gmail account that sends the mail)")
@@ -293,4 +384,47 @@ func looksLikeAddress(s string) bool {
 	}
 	at := strings.LastIndexByte(s, '@')
 	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n<>") && strings.Contains(s[at+1:], ".")
+}
+
+func loadUploads(r *reader) Uploads {
+	u := Uploads{
+		Bucket:            r.required("S3_BUCKET"),
+		S3Endpoint:        r.str("S3_ENDPOINT", ""),
+		S3UsePathStyle:    r.boolean("S3_USE_PATH_STYLE", false),
+		QuarantinePrefix:  r.str("UPLOAD_QUARANTINE_PREFIX", "quarantine/"),
+		AcceptedPrefix:    r.str("UPLOAD_ACCEPTED_PREFIX", "accepted/"),
+		MaxBytes:          int64(r.intRange("UPLOAD_MAX_BYTES", 25<<20, 1, 5<<30)),
+		AllowedTypes:      r.list("UPLOAD_ALLOWED_TYPES"),
+		PutURLTTL:         r.duration("UPLOAD_PUT_URL_TTL", 15*time.Minute),
+		GetURLTTL:         r.duration("UPLOAD_GET_URL_TTL", 5*time.Minute),
+		ScanStaleAfter:    r.duration("UPLOAD_SCAN_STALE_AFTER", 15*time.Minute),
+		ScanGiveUpAfter:   r.duration("UPLOAD_SCAN_GIVE_UP_AFTER", 25*time.Hour),
+		PendingGrace:      r.duration("UPLOAD_PENDING_GRACE", time.Hour),
+		ReconcileInterval: r.duration("RECONCILE_INTERVAL", time.Minute),
+	}
+	if len(u.AllowedTypes) == 0 {
+		u.AllowedTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
+		r.showDefault("UPLOAD_ALLOWED_TYPES", strings.Join(u.AllowedTypes, ","))
+	}
+	if u.S3Endpoint != "" {
+		if e, err := url.Parse(u.S3Endpoint); err != nil || (e.Scheme != "https" && e.Scheme != "http") || e.Host == "" {
+			r.fail("S3_ENDPOINT", fmt.Sprintf("%q is not an absolute http(s) URL", u.S3Endpoint))
+		}
+	}
+	prefixOK := func(p string) bool { return len(p) > 1 && strings.HasSuffix(p, "/") && !strings.HasPrefix(p, "/") }
+	for name, p := range map[string]string{"UPLOAD_QUARANTINE_PREFIX": u.QuarantinePrefix, "UPLOAD_ACCEPTED_PREFIX": u.AcceptedPrefix} {
+		if !prefixOK(p) {
+			r.fail(name, fmt.Sprintf("%q must be a key prefix ending in / (and not starting with one)", p))
+		}
+	}
+	if strings.HasPrefix(u.QuarantinePrefix, u.AcceptedPrefix) || strings.HasPrefix(u.AcceptedPrefix, u.QuarantinePrefix) {
+		r.fail("UPLOAD_ACCEPTED_PREFIX", "must not overlap UPLOAD_QUARANTINE_PREFIX: clients can write to the quarantine area and must never write where downloads are served from")
+	}
+	if u.PutURLTTL > 7*24*time.Hour || u.GetURLTTL > 7*24*time.Hour {
+		r.fail("UPLOAD_PUT_URL_TTL", "presigned URLs live at most 7 days (S3's limit)")
+	}
+	if u.ScanGiveUpAfter <= u.ScanStaleAfter {
+		r.fail("UPLOAD_SCAN_GIVE_UP_AFTER", "must be longer than UPLOAD_SCAN_STALE_AFTER")
+	}
+	return u
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/config"
 )
@@ -22,6 +23,8 @@ func base() map[string]string {
 		"FROM_EMAIL":           "Gatehouse <no-reply@example.com>",
 		"RESEND_API_KEY":       "re_secret_key_value",
 		"APP_BASE_URL":         "https://app.example.com",
+		"AWS_REGION":           "eu-west-1",
+		"S3_BUCKET":            "gatehouse-uploads",
 	}
 }
 
@@ -78,7 +81,14 @@ func TestLoadRejects(t *testing.T) {
 		{"resend needs RESEND_API_KEY", with(map[string]string{"RESEND_API_KEY": "<unset>"}), "RESEND_API_KEY", "required"},
 		{"resend is the default provider and so needs its key", with(map[string]string{"EMAIL_PROVIDER": "<unset>", "RESEND_API_KEY": "<unset>"}), "RESEND_API_KEY", "required"},
 		{"ses needs FROM_EMAIL", with(map[string]string{"EMAIL_PROVIDER": "ses", "AWS_REGION": "eu-west-1", "FROM_EMAIL": "<unset>"}), "FROM_EMAIL", "required when EMAIL_PROVIDER is ses"},
-		{"ses needs AWS_REGION", with(map[string]string{"EMAIL_PROVIDER": "ses"}), "AWS_REGION", "required when EMAIL_PROVIDER is ses"},
+		{"AWS_REGION is required: events are always published to EventBridge", with(map[string]string{"AWS_REGION": "<unset>"}), "AWS_REGION", "EventBridge"},
+		{"ses needs AWS_REGION too", with(map[string]string{"EMAIL_PROVIDER": "ses", "AWS_REGION": "<unset>"}), "AWS_REGION", "required"},
+		{"the dispatcher switch is a boolean", with(map[string]string{"OUTBOX_DISPATCHER_ENABLED": "sometimes"}), "OUTBOX_DISPATCHER_ENABLED", "true or false"},
+		{"a lease must outlast a delivery attempt", with(map[string]string{"OUTBOX_LEASE": "30s"}), "OUTBOX_LEASE", "at least 2m0s"},
+		{"the longest retry wait is at least the first", with(map[string]string{"OUTBOX_RETRY_BASE": "1m", "OUTBOX_RETRY_MAX": "30s"}), "OUTBOX_RETRY_MAX", "OUTBOX_RETRY_BASE"},
+		{"the batch size is bounded", with(map[string]string{"OUTBOX_BATCH_SIZE": "0"}), "OUTBOX_BATCH_SIZE", "between 1 and 1000"},
+		{"max attempts is at least one", with(map[string]string{"OUTBOX_MAX_ATTEMPTS": "0"}), "OUTBOX_MAX_ATTEMPTS", "between 1 and 100"},
+		{"WORKER_METRICS_ADDR is host:port", with(map[string]string{"WORKER_METRICS_ADDR": "9090"}), "WORKER_METRICS_ADDR", "HOST:PORT"},
 		{"FROM_EMAIL must be an address", with(map[string]string{"FROM_EMAIL": "not-an-address"}), "FROM_EMAIL", "email address"},
 		{"gmail needs the account", with(map[string]string{"EMAIL_PROVIDER": "gmail", "GMAIL_APP_PASSWORD": "pw"}), "GMAIL_USERNAME", "required"},
 		{"gmail needs the app password", with(map[string]string{"EMAIL_PROVIDER": "gmail", "GMAIL_USERNAME": "me@gmail.com"}), "GMAIL_APP_PASSWORD", "required"},
@@ -89,6 +99,12 @@ func TestLoadRejects(t *testing.T) {
 		{"trusted proxies are IPs or CIDRs", with(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}), "TRUSTED_PROXIES", "proxy.local"},
 		{"durations are checked", with(map[string]string{"HTTP_REQUEST_TIMEOUT": "soon"}), "HTTP_REQUEST_TIMEOUT", "duration"},
 		{"HTTP_ADDR is host:port", with(map[string]string{"HTTP_ADDR": "8080"}), "HTTP_ADDR", "HOST:PORT"},
+		{"the upload bucket is required", with(map[string]string{"S3_BUCKET": "<unset>"}), "S3_BUCKET", "required"},
+		{"S3_ENDPOINT must be a URL", with(map[string]string{"S3_ENDPOINT": "minio:9000"}), "S3_ENDPOINT", "absolute"},
+		{"upload prefixes end in a slash", with(map[string]string{"UPLOAD_QUARANTINE_PREFIX": "incoming"}), "UPLOAD_QUARANTINE_PREFIX", "ending in /"},
+		{"the accepted area never overlaps the quarantine", with(map[string]string{"UPLOAD_ACCEPTED_PREFIX": "quarantine/ok/"}), "UPLOAD_ACCEPTED_PREFIX", "overlap"},
+		{"presigned URLs live at most a week", with(map[string]string{"UPLOAD_GET_URL_TTL": "200h"}), "UPLOAD_PUT_URL_TTL", "7 days"},
+		{"the scan give-up time follows the stale time", with(map[string]string{"UPLOAD_SCAN_GIVE_UP_AFTER": "10m"}), "UPLOAD_SCAN_GIVE_UP_AFTER", "longer"},
 		{"log level is one of the known ones", with(map[string]string{"LOG_LEVEL": "chatty"}), "LOG_LEVEL", "debug, info, warn, error"},
 	}
 	for _, tc := range cases {
@@ -172,6 +188,12 @@ func TestDefaults(t *testing.T) {
 		{"Gmail SMTP defaults to the real service", c.Email.GmailSMTPAddr, "smtp.gmail.com:587"},
 		{"Resend API defaults to the real service", c.Email.ResendBaseURL, "https://api.resend.com/"},
 		{"APP_BASE_URL loses its trailing slash", c.App.BaseURL, "https://app.example.com"},
+		{"the dispatcher runs inside serve by default", c.Outbox.DispatcherEnabled, true},
+		{"events go to the default bus", c.Events.BusName, "default"},
+		{"events come from gatehouse", c.Events.Source, "gatehouse"},
+		{"a claim holds its rows for 5 minutes", c.Outbox.Lease, 5 * time.Minute},
+		{"a message gets 12 attempts", c.Outbox.MaxAttempts, 12},
+		{"the worker serves metrics on :9090", c.Worker.MetricsAddr, ":9090"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

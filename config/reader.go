@@ -42,6 +42,15 @@ func (r *reader) note(name, value string, secret bool) {
 	r.vars = append(r.vars, Var{Name: name, Value: value, Set: set, Secret: secret})
 }
 
+// showDefault records the default a reader applied after reading name.
+func (r *reader) showDefault(name, value string) {
+	for i := range r.vars {
+		if r.vars[i].Name == name && !r.vars[i].Set {
+			r.vars[i].Value = value
+		}
+	}
+}
+
 func (r *reader) secret(name string, required bool) Secret {
 	v := r.getenv(name)
 	if required && strings.TrimSpace(v) == "" {

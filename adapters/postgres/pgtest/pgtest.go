@@ -2,9 +2,9 @@
 // test, already migrated from schema/, reached over TLS as the least-privilege
 // roles that schema/roles.sql creates.
 //
-// On first use the harness starts a private cluster (initdb, then the server
-// on a free 127.0.0.1 port with TLS on, scram-sha-256 and pg_hba allowing
-// only hostssl), bootstraps the two roles with roles.sql, applies the schema
+// On first use the harness starts a private, throw-away cluster with the
+// pgcluster package (initdb, then the server on a free 127.0.0.1 port with
+// TLS on, scram-sha-256 and pg_hba allowing only hostssl), bootstraps the two roles with roles.sql, applies the schema
 // once to a template database as the migrator, and clones that template for
 // every test. The role passwords are full of URL- and SQL-hostile characters,
 // so every test that connects proves the escaping in config.DB's URLs.
@@ -28,7 +28,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -433,6 +432,3 @@ func ident(s string) string {
 	}
 	return q
 }
-
-// hostPort joins host and port for URLs.
-func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

@@ -1,4 +1,6 @@
-package pgtest
+//go:build unix
+
+package pgcluster
 
 import (
 	"crypto/ecdsa"
@@ -12,10 +14,11 @@ import (
 	"time"
 )
 
-// selfSignedCert makes the test server's certificate: valid for 127.0.0.1,
-// ::1 and localhost, and its own CA, so the same PEM verifies it for
-// sslmode verify-full.
-func selfSignedCert() (certPEM, keyPEM []byte, err error) {
+// selfSignedCert makes the server's certificate: valid for 127.0.0.1, ::1
+// and localhost for the given time, and its own CA, so the same PEM verifies
+// it for sslmode verify-full. A new one is made at every start, so a
+// long-lived cluster never serves an expired certificate.
+func selfSignedCert(validFor time.Duration) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -27,9 +30,9 @@ func selfSignedCert() (certPEM, keyPEM []byte, err error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "gatehouse test PostgreSQL"},
+		Subject:               pkix.Name{CommonName: "gatehouse private PostgreSQL"},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
+		NotAfter:              now.Add(validFor),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
