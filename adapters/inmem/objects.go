@@ -15,15 +15,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/ports"
@@ -167,7 +164,7 @@ func (s *ObjectStore) begin(ctx context.Context, op string) error {
 // PresignPut returns a PUT of Handler; see ports.ObjectStore.
 func (s *ObjectStore) PresignPut(_ context.Context, req ports.PutRequest, expires time.Duration) (ports.PresignedRequest, error) {
 	const op = "inmem.ObjectStore.PresignPut"
-	if err := checkPutRequest(op, req, s.uploadPrefix, expires); err != nil {
+	if err := ports.CheckPutRequest(op, req, s.uploadPrefix, expires); err != nil {
 		return ports.PresignedRequest{}, err
 	}
 	headers := map[string]string{"Content-Type": req.ContentType}
@@ -185,7 +182,7 @@ func (s *ObjectStore) PresignPut(_ context.Context, req ports.PutRequest, expire
 // PresignGet returns a GET of Handler; see ports.ObjectStore.
 func (s *ObjectStore) PresignGet(_ context.Context, req ports.GetRequest, expires time.Duration) (ports.PresignedRequest, error) {
 	const op = "inmem.ObjectStore.PresignGet"
-	if err := checkGetRequest(op, req, s.dlPrefix, expires); err != nil {
+	if err := ports.CheckGetRequest(op, req, s.dlPrefix, expires); err != nil {
 		return ports.PresignedRequest{}, err
 	}
 	at := s.expiry(expires)
@@ -228,7 +225,7 @@ func (s *ObjectStore) sign(method, key string, q url.Values, contentType string,
 // Head reports on one version; see ports.ObjectStore.
 func (s *ObjectStore) Head(ctx context.Context, key, versionID string) (ports.ObjectInfo, error) {
 	const op = "inmem.ObjectStore.Head"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return ports.ObjectInfo{}, err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -247,11 +244,8 @@ func (s *ObjectStore) Head(ctx context.Context, key, versionID string) (ports.Ob
 // ports.ObjectStore.
 func (s *ObjectStore) ReadLeading(ctx context.Context, key, versionID string, n int) ([]byte, error) {
 	const op = "inmem.ObjectStore.ReadLeading"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckReadLeading(op, key, n); err != nil {
 		return nil, err
-	}
-	if n < 1 || n > ports.MaxReadLeading {
-		return nil, invalidObjectArg(op, "n must be between 1 and ports.MaxReadLeading")
 	}
 	if err := s.begin(ctx, op); err != nil {
 		return nil, err
@@ -268,10 +262,10 @@ func (s *ObjectStore) ReadLeading(ctx context.Context, key, versionID string, n 
 // Copy copies one version to dstKey; see ports.ObjectStore.
 func (s *ObjectStore) Copy(ctx context.Context, srcKey, srcVersionID, dstKey string) (ports.ObjectInfo, error) {
 	const op = "inmem.ObjectStore.Copy"
-	if err := checkObjectKey(op, srcKey); err != nil {
+	if err := ports.CheckObjectKey(op, srcKey); err != nil {
 		return ports.ObjectInfo{}, err
 	}
-	if err := checkObjectKey(op, dstKey); err != nil {
+	if err := ports.CheckObjectKey(op, dstKey); err != nil {
 		return ports.ObjectInfo{}, err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -289,7 +283,7 @@ func (s *ObjectStore) Copy(ctx context.Context, srcKey, srcVersionID, dstKey str
 // Delete removes every version of key; see ports.ObjectStore.
 func (s *ObjectStore) Delete(ctx context.Context, key string) error {
 	const op = "inmem.ObjectStore.Delete"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -304,7 +298,7 @@ func (s *ObjectStore) Delete(ctx context.Context, key string) error {
 // ScanTag returns one version's scan tag; see ports.ObjectStore.
 func (s *ObjectStore) ScanTag(ctx context.Context, key, versionID string) (string, error) {
 	const op = "inmem.ObjectStore.ScanTag"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return "", err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -322,7 +316,7 @@ func (s *ObjectStore) ScanTag(ctx context.Context, key, versionID string) (strin
 // SetScanTag sets one version's scan tag; see ports.ObjectStore.
 func (s *ObjectStore) SetScanTag(ctx context.Context, key, versionID, value string) error {
 	const op = "inmem.ObjectStore.SetScanTag"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -483,80 +477,4 @@ func s3Error(w http.ResponseWriter, status int, code, msg string) {
 		Code    string
 		Message string
 	}{Code: code, Message: msg})
-}
-
-// The checks below are the ones the S3 adapter makes before it talks to S3,
-// so that the fake refuses exactly what the real adapter refuses.
-
-func invalidObjectArg(op, why string) error {
-	return &domain.Error{Kind: domain.KindInvalid, Op: op, Msg: why}
-}
-
-// checkObjectKey refuses keys S3 would refuse or treat surprisingly: empty,
-// longer than 1024 bytes, not UTF-8, with control characters, or with an
-// empty, "." or ".." segment (which URLs may collapse).
-func checkObjectKey(op, key string) error {
-	switch {
-	case key == "" || len(key) > 1024:
-		return invalidObjectArg(op, "object key must be 1 to 1024 bytes")
-	case !utf8.ValidString(key) || strings.ContainsFunc(key, unicode.IsControl):
-		return invalidObjectArg(op, "object key must be UTF-8 without control characters")
-	}
-	for seg := range strings.SplitSeq(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return invalidObjectArg(op, `object key must not have empty, "." or ".." segments`)
-		}
-	}
-	return nil
-}
-
-// checkAreaKey also requires key to lie under prefix.
-func checkAreaKey(op, key, prefix string) error {
-	if !strings.HasPrefix(key, prefix) || len(key) == len(prefix) {
-		return invalidObjectArg(op, "object key is outside the area this request may target")
-	}
-	return checkObjectKey(op, key)
-}
-
-func checkContentType(op, contentType string) error {
-	if len(contentType) > 255 {
-		return invalidObjectArg(op, "content type is longer than 255 bytes")
-	}
-	if _, _, err := mime.ParseMediaType(contentType); err != nil || strings.ContainsFunc(contentType, unicode.IsControl) {
-		return invalidObjectArg(op, "content type is not a valid media type")
-	}
-	return nil
-}
-
-func checkPresignExpiry(op string, expires time.Duration) error {
-	if expires < time.Second || expires > ports.MaxPresignExpiry {
-		return invalidObjectArg(op, "expiry must be between one second and ports.MaxPresignExpiry")
-	}
-	return nil
-}
-
-func checkPutRequest(op string, req ports.PutRequest, prefix string, expires time.Duration) error {
-	if err := checkAreaKey(op, req.Key, prefix); err != nil {
-		return err
-	}
-	if err := checkContentType(op, req.ContentType); err != nil {
-		return err
-	}
-	switch {
-	case req.Size < 1 || req.Size > ports.MaxPutSize:
-		return invalidObjectArg(op, "size must be between 1 byte and ports.MaxPutSize")
-	case req.SHA256 != nil && len(req.SHA256) != sha256.Size:
-		return invalidObjectArg(op, "SHA-256 digest must be 32 bytes")
-	}
-	return checkPresignExpiry(op, expires)
-}
-
-func checkGetRequest(op string, req ports.GetRequest, prefix string, expires time.Duration) error {
-	if err := checkAreaKey(op, req.Key, prefix); err != nil {
-		return err
-	}
-	if err := checkContentType(op, req.ContentType); err != nil {
-		return err
-	}
-	return checkPresignExpiry(op, expires)
 }

@@ -173,7 +173,7 @@ func New(ctx context.Context, cfg Config) (*ObjectStore, error) {
 // ports.ObjectStore.
 func (s *ObjectStore) PresignPut(ctx context.Context, req ports.PutRequest, expires time.Duration) (ports.PresignedRequest, error) {
 	const op = "s3.PresignPut"
-	if err := checkPutRequest(op, req, s.uploadPrefix, expires); err != nil {
+	if err := ports.CheckPutRequest(op, req, s.uploadPrefix, expires); err != nil {
 		return ports.PresignedRequest{}, err
 	}
 	in := &awss3.PutObjectInput{
@@ -198,7 +198,7 @@ func (s *ObjectStore) PresignPut(ctx context.Context, req ports.PutRequest, expi
 // Content-Type and Content-Disposition fixed; see ports.ObjectStore.
 func (s *ObjectStore) PresignGet(ctx context.Context, req ports.GetRequest, expires time.Duration) (ports.PresignedRequest, error) {
 	const op = "s3.PresignGet"
-	if err := checkGetRequest(op, req, s.dlPrefix, expires); err != nil {
+	if err := ports.CheckGetRequest(op, req, s.dlPrefix, expires); err != nil {
 		return ports.PresignedRequest{}, err
 	}
 	in := &awss3.GetObjectInput{
@@ -245,7 +245,7 @@ func presigned(op, method, rawURL string, signed http.Header) (ports.PresignedRe
 // Head runs HeadObject on one version; see ports.ObjectStore.
 func (s *ObjectStore) Head(ctx context.Context, key, versionID string) (ports.ObjectInfo, error) {
 	const op = "s3.Head"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return ports.ObjectInfo{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -272,11 +272,8 @@ func (s *ObjectStore) head(ctx context.Context, op, key, versionID string) (port
 // ReadLeading runs a ranged GetObject of one version; see ports.ObjectStore.
 func (s *ObjectStore) ReadLeading(ctx context.Context, key, versionID string, n int) ([]byte, error) {
 	const op = "s3.ReadLeading"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckReadLeading(op, key, n); err != nil {
 		return nil, err
-	}
-	if n < 1 || n > ports.MaxReadLeading {
-		return nil, invalid(op, "n must be between 1 and ports.MaxReadLeading")
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -308,10 +305,10 @@ func (s *ObjectStore) ReadLeading(ctx context.Context, key, versionID string, n 
 // the new version; see ports.ObjectStore.
 func (s *ObjectStore) Copy(ctx context.Context, srcKey, srcVersionID, dstKey string) (ports.ObjectInfo, error) {
 	const op = "s3.Copy"
-	if err := checkObjectKey(op, srcKey); err != nil {
+	if err := ports.CheckObjectKey(op, srcKey); err != nil {
 		return ports.ObjectInfo{}, err
 	}
-	if err := checkObjectKey(op, dstKey); err != nil {
+	if err := ports.CheckObjectKey(op, dstKey); err != nil {
 		return ports.ObjectInfo{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -339,7 +336,7 @@ func (s *ObjectStore) Copy(ctx context.Context, srcKey, srcVersionID, dstKey str
 // ports.ObjectStore.
 func (s *ObjectStore) Delete(ctx context.Context, key string) error {
 	const op = "s3.Delete"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -398,7 +395,7 @@ func (s *ObjectStore) deleteVersions(ctx context.Context, op, key string, versio
 // ports.ObjectStore.
 func (s *ObjectStore) ScanTag(ctx context.Context, key, versionID string) (string, error) {
 	const op = "s3.ScanTag"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -429,7 +426,7 @@ func (s *ObjectStore) tags(ctx context.Context, op, key, versionID string) ([]ty
 // and the write is lost.
 func (s *ObjectStore) SetScanTag(ctx context.Context, key, versionID, value string) error {
 	const op = "s3.SetScanTag"
-	if err := checkObjectKey(op, key); err != nil {
+	if err := ports.CheckObjectKey(op, key); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
