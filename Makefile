@@ -31,9 +31,10 @@ generate:
 	$(GO) tool wire gen .
 	$(GO) test ./adapters/httpapi -run TestOpenAPIUpToDate -update
 
-## dev: the whole system on this machine (see README).
-dev: postgres
-	$(GO) run . dev
+## dev: the whole system on this machine (see README, "Try it in five
+## minutes"); DEV_FLAGS passes flags, e.g. DEV_FLAGS='--addr 127.0.0.1:9090'.
+dev: postgres build
+	$(BIN)/gatehouse dev $(DEV_FLAGS)
 
 tools: $(ATLAS) $(RIE)
 

@@ -13,12 +13,15 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse/gatehouse/adapters/console"
 	"github.com/gatehouse/gatehouse/adapters/devstack"
 	"github.com/gatehouse/gatehouse/adapters/postgres"
 	"github.com/gatehouse/gatehouse/adapters/postgres/pgcluster"
+	"github.com/gatehouse/gatehouse/app"
 	"github.com/gatehouse/gatehouse/config"
 )
 
@@ -34,20 +37,19 @@ const (
 )
 
 // runDev is `gatehouse dev`: the system on this machine with nothing
-// configured. It starts the devstack, which provides what production gets
-// from elsewhere and returns the environment that describes it; from there
-// on it is `gatehouse serve`: the same config.Load, initServe, schema check
-// and HTTP server, until ctx is cancelled (Ctrl-C); then it stops the API and
-// everything the stack started. What differs from serve is all in this
-// file: the environment is the stack's (see devConfig), and dev does not run
-// the outbox dispatcher, so it sends no mail and publishes no event.
+// configured. It starts the devstack (the database and a local S3 server),
+// which provides what production gets from elsewhere and returns the
+// environment that describes it; from there on it is `gatehouse serve`: the
+// same config.Load, schema check, HTTP API and outbox dispatcher, built by
+// initDev with the console mailer and an event log in place of the mail
+// provider and EventBridge. Around it run what AWS runs in production: a
+// local scanner standing in for GuardDuty, which feeds its verdicts through
+// the Lambda function's handler, and the reconciler every
+// RECONCILE_INTERVAL. /dev/mail lists the mail (see devMailRoutes).
 //
-// Mail in dev is meant for the console mailer (adapters/console), which
-// prints each message and keeps it for a /dev/mail page. It is deliberately
-// not a provider that EMAIL_PROVIDER, and so newMailer, can choose: dev is to
-// run the dispatcher through an injector of its own that binds the console
-// mailer (and a local event publisher) where serve binds the production
-// ones.
+// It runs until ctx is cancelled (Ctrl-C), or until part of it stops by
+// itself; then it stops the API, waits for the dispatcher, the scanner and
+// the reconciler, and stops everything the stack started.
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -74,6 +76,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		if serr := stack.Stop(); serr != nil {
 			err = errors.Join(err, serr)
 		}
+		log.Info("gatehouse dev stopped, and everything it started")
 	}()
 
 	ln, err := net.Listen("tcp", *addr)
@@ -91,20 +94,29 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		log.Warn("configuration", "variable", w.Var, "warning", w.Msg)
 	}
 	cfg := res.Config
-	app, cleanup, err := initServe(ctx, cfg, log)
+	mailer := console.New(stdout, nil)
+	dev, cleanup, err := initDev(ctx, cfg, log, devS3Creds, mailer, newDevEventLog(log))
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	if err := app.Schema.Check(ctx); err != nil {
+	if err := dev.Schema.Check(ctx); err != nil {
 		return fmt.Errorf("refusing to serve: %w", err)
 	}
+	devMailRoutes(dev.Server.Echo(), mailer, cfg.App.BaseURL == apiURL)
 
-	printBanner(stdout, cfg, apiURL, stack, time.Since(began))
-	log.Info("serving", "addr", ln.Addr().String(), "data", stack.DataDir(), "started_in", time.Since(began).Round(time.Millisecond).String())
-
+	var background sync.WaitGroup
+	defer background.Wait() // after cancel, before cleanup closes the database
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	background.Go(func() {
+		if err := dev.Dispatcher.Run(runCtx); err != nil {
+			log.Error("outbox dispatcher stopped", "error", err.Error())
+		}
+	})
+	scanner := newDevScanner(dev.Stores.Uploads, dev.Objects, newLambdaHandler(dev.Uploads, dev.Dispatcher, log).Invoke, log)
+	background.Go(func() { _ = scanner.Run(runCtx) })
+	background.Go(func() { devReconcile(runCtx, dev.Uploads, cfg.Uploads.ReconcileInterval, log) })
 	go func() {
 		select {
 		case <-stack.Exited():
@@ -112,7 +124,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		case <-runCtx.Done():
 		}
 	}()
-	err = app.Server.Run(runCtx, ln)
+
+	printBanner(stdout, cfg, apiURL, stack, time.Since(began))
+	log.Info("serving", "addr", ln.Addr().String(), "data", stack.DataDir(), "started_in", time.Since(began).Round(time.Millisecond).String())
+	err = dev.Server.Run(runCtx, ln)
+	cancel()
 	select {
 	case <-stack.Exited():
 		err = errors.Join(err, errors.New("part of the local system stopped by itself (see the log above), so gatehouse dev stopped the rest"))
@@ -121,9 +137,33 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	return err
 }
 
+// devReconcile runs a reconciler pass (app.Uploads.Reconcile, as the
+// Lambda's scheduled tick does) every interval until ctx is done.
+func devReconcile(ctx context.Context, uploads *app.Uploads, interval time.Duration, log *slog.Logger) {
+	log = log.With("component", "reconciler")
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := uploads.Reconcile(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("reconciler pass failed in part; the next one tries again", "error", err.Error())
+		case rep != app.ReconcileReport{}:
+			log.Info("reconciler pass", "settled", rep.Settled, "waiting", rep.Waiting, "expired", rep.Expired)
+		}
+	}
+}
+
 // devComponents are what the devstack starts, in order.
 func devComponents() []devstack.Component {
-	return []devstack.Component{devPostgres{}}
+	return []devstack.Component{devPostgres{}, devS3{}}
 }
 
 // devConfig is the configuration dev serves with: config.Load, as in
@@ -135,11 +175,12 @@ func devComponents() []devstack.Component {
 // The database, mail, AWS and S3 variables are dev's alone: whatever the
 // environment says about them is ignored, so a shell set up for another
 // deployment never points dev at that deployment's database, mail account,
-// region or bucket. config.Load insists on a mail provider's settings and a
-// region; dev fills them with placeholders that lead nowhere: the Resend API
-// "key" is not one, and its base URL is a loopback port where nothing
-// listens, so even a send that should not happen could not leave this
-// machine.
+// region or bucket (the S3 variables come from the stack's local S3).
+// config.Load insists on a mail provider's settings, which dev does not use
+// (initDev binds the console mailer); dev fills them with placeholders that
+// lead nowhere: the Resend API "key" is not one, and its base URL is a
+// loopback port where nothing listens, so even a send that should not
+// happen could not leave this machine.
 func devConfig(stackEnv map[string]string, getenv func(string) string, addr, apiURL string) (*config.Result, error) {
 	fixed := maps.Clone(stackEnv)
 	fixed["HTTP_ADDR"] = addr
@@ -199,14 +240,19 @@ func printBanner(w io.Writer, cfg *config.Config, apiURL string, stack *devstack
 		fmt.Fprintf(tw, "  API docs\t%s/docs\n", apiURL)
 		fmt.Fprintf(tw, "  OpenAPI\t%s/openapi.json\n", apiURL)
 	}
+	fmt.Fprintf(tw, "  mail\t%s%s  (printed here too, never sent; JSON with Accept: application/json)\n", apiURL, devMailPath)
+	fmt.Fprintf(tw, "  links in mail\t%s\n", cfg.App.BaseURL)
 	fmt.Fprintf(tw, "  health\t%s/healthz  %s/readyz\n", apiURL, apiURL)
 	fmt.Fprintf(tw, "  metrics\t%s/metrics\n", apiURL)
+	fmt.Fprintf(tw, "  scanner\tlocal, standing in for GuardDuty: a file holding the EICAR test string is malware\n")
+	fmt.Fprintf(tw, "  events\tlogged, sent nowhere\n")
 	for _, l := range stack.Links() {
 		fmt.Fprintf(tw, "  %s\t%s\n", l.Name, l.URL)
 	}
 	fmt.Fprintf(tw, "  data\t%s\n", stack.DataDir())
 	tw.Flush()
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\nTry it: README.md, \"Try it in five minutes\" (sign up, confirm from %s, upload, scan, download), starting with\n", devMailPath)
+	fmt.Fprintf(w, "  API=%s\n\n", apiURL)
 }
 
 // devPostgres is the development database: a persistent private cluster

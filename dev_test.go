@@ -57,7 +57,7 @@ func startDev(t *testing.T, dataDir string) *devRun {
 		// Nothing configured: an empty environment.
 		d.done <- run(ctx, []string{"dev", "--addr", "127.0.0.1:0", "--data", dataDir}, func(string) string { return "" }, d.stdout, d.stderr)
 	}()
-	d.base = waitListening(t, d.stderr, d.done)
+	d.base = waitDevServing(t, d.stderr, d.done)
 	d.startup = time.Since(began)
 	t.Cleanup(func() {
 		// After a failure: stop the cluster before the directory goes.
@@ -68,6 +68,33 @@ func startDev(t *testing.T, dataDir string) *devRun {
 		}
 	})
 	return d
+}
+
+// waitDevServing waits for dev's "serving" log line and returns the API's
+// URL. A first start makes a database cluster, which can take a while on a
+// busy machine, so it waits longer than waitListening does.
+func waitDevServing(t *testing.T, stderr *syncBuffer, done <-chan error) string {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("dev exited early: %v\n%s", err, stderr.String())
+		default:
+		}
+		for line := range strings.Lines(stderr.String()) {
+			var l struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
+				return "http://" + l.Addr
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("dev did not start serving:\n%s", stderr.String())
+	return ""
 }
 
 // stop cancels the run (as Ctrl-C does) and waits for a clean exit.
@@ -169,7 +196,7 @@ func TestDevCreatesReusesAndLocksItsDataDir(t *testing.T) {
 	first := startDev(t, dataDir)
 	first.wantStatus(t, "/healthz", "/readyz")
 	banner := first.stdout.String()
-	for _, want := range []string{first.base, first.base + "/docs", "database", "postgres://gatehouse_app:[redacted]@127.0.0.1:", dataDir} {
+	for _, want := range []string{first.base, first.base + "/docs", first.base + "/dev/mail", "database", "postgres://gatehouse_app:[redacted]@127.0.0.1:", dataDir, "S3", "http://127.0.0.1:", devBucket, "EICAR", "API=" + first.base} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("the banner lacks %q:\n%s", want, banner)
 		}
@@ -224,13 +251,17 @@ func TestDevConfig(t *testing.T) {
 	stackEnv := map[string]string{
 		"DB_HOST": "127.0.0.1", "DB_PORT": "5433", "DB_NAME": "gatehouse", "DB_SSLMODE": "require",
 		"DB_APP_USER": "gatehouse_app", "DB_APP_PASSWORD": "a", "DB_MIGRATOR_USER": "gatehouse_migrator", "DB_MIGRATOR_PASSWORD": "m",
+		"S3_BUCKET": devBucket, "S3_ENDPOINT": "http://127.0.0.1:9000", "S3_USE_PATH_STYLE": "true",
 	}
 	type result struct {
 		DBHost, BaseURL, Addr, LogLevel, Region string
 		MailHost                                string
 		CORS                                    []string
+		Bucket, S3Endpoint                      string
+		S3PathStyle                             bool
 	}
-	dev := result{DBHost: "127.0.0.1", BaseURL: "http://127.0.0.1:8080", Addr: "127.0.0.1:8080", LogLevel: "info", Region: devAWSRegion, MailHost: "127.0.0.1:9"}
+	dev := result{DBHost: "127.0.0.1", BaseURL: "http://127.0.0.1:8080", Addr: "127.0.0.1:8080", LogLevel: "info", Region: devAWSRegion, MailHost: "127.0.0.1:9",
+		Bucket: devBucket, S3Endpoint: "http://127.0.0.1:9000", S3PathStyle: true}
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -242,11 +273,13 @@ func TestDevConfig(t *testing.T) {
 			want: dev,
 		},
 		{
-			name: "the shell's database, mail, AWS and listener settings are ignored",
+			name: "the shell's database, mail, AWS, S3 and listener settings are ignored",
 			env: map[string]string{
 				"DB_HOST": "prod.example.com", "DB_USER": "legacy", "DB_SSLMODE": "disable", "DB_APP_PASSWORD": "prod",
 				"EMAIL_PROVIDER": "ses", "RESEND_API_KEY": "re_live", "RESEND_BASE_URL": "https://api.resend.com/",
 				"GMAIL_USERNAME": "x@gmail.com", "AWS_REGION": "eu-west-1", "HTTP_ADDR": ":9999",
+				"S3_BUCKET": "prod-uploads", "S3_ENDPOINT": "https://s3.example.com", "S3_USE_PATH_STYLE": "false",
+				"AWS_ACCESS_KEY_ID": "AKIAPROD", "AWS_PROFILE": "prod",
 			},
 			want: dev,
 		},
@@ -273,7 +306,8 @@ func TestDevConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := result{DBHost: c.DB.Host, BaseURL: c.App.BaseURL, Addr: c.HTTP.Addr, LogLevel: c.Log.Level,
-				Region: c.AWS.Region, MailHost: mail.Host, CORS: c.HTTP.CORSOrigins}
+				Region: c.AWS.Region, MailHost: mail.Host, CORS: c.HTTP.CORSOrigins,
+				Bucket: c.Uploads.Bucket, S3Endpoint: c.Uploads.S3Endpoint, S3PathStyle: c.Uploads.S3UsePathStyle}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}

@@ -69,8 +69,11 @@ func newAccounts(cfg *config.Config, stores app.AccountStores, hasher ports.Pass
 
 // uploadsSet provides the uploads use cases over the S3 bucket S3_BUCKET
 // names and whatever adapter set binds the storage ports and the clock.
-var uploadsSet = wire.NewSet(
-	newS3Config,
+var uploadsSet = wire.NewSet(newS3Config, uploadsOverS3Set)
+
+// uploadsOverS3Set is uploadsSet without the s3.Config, for an injector
+// that reaches the bucket otherwise (dev's local S3, with its credentials).
+var uploadsOverS3Set = wire.NewSet(
 	s3.ProviderSet,
 	wire.Struct(new(app.UploadStores), "*"),
 	newUploads,

@@ -34,7 +34,9 @@ commands:
   worker           run the outbox dispatcher alone (any number of replicas), with /metrics
                    and /healthz on WORKER_METRICS_ADDR
   dev              run the whole system on this machine with nothing configured:
-                   a private PostgreSQL under .data/, the schema applied, the API
+                   a private PostgreSQL under .data/ (schema applied), an in-process
+                   S3 server, a local malware scanner standing in for GuardDuty, the
+                   console mailer (also at /dev/mail), the API, dispatcher and reconciler
                    [--addr HOST:PORT (default 127.0.0.1:8080)] [--data DIR (default .data)]
   lambda           the AWS Lambda function: GuardDuty scan results and scheduler ticks (one
                    outbox sweep, one reconciler pass); chosen by itself when the binary is

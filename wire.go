@@ -9,6 +9,7 @@ import (
 	"github.com/google/wire"
 
 	"github.com/gatehouse/gatehouse/adapters/argon2id"
+	"github.com/gatehouse/gatehouse/adapters/console"
 	"github.com/gatehouse/gatehouse/adapters/httpapi"
 	"github.com/gatehouse/gatehouse/adapters/postgres"
 	"github.com/gatehouse/gatehouse/config"
@@ -62,6 +63,30 @@ func initLambda(ctx context.Context, cfg *config.Config, log *slog.Logger) (*lam
 		deliverySet,
 		wire.InterfaceValue(new(ports.Clock), ports.Clock(systemClock{})),
 		wire.Struct(new(lambdaApp), "*"),
+	)
+	return nil, nil, nil
+}
+
+// initDev builds `gatehouse dev`: serve's graph (the app role's database,
+// the readiness probes, the HTTP API, the uploads over the S3 bucket and the
+// outbox dispatcher), with the local S3 server's credentials and, in place
+// of the production mail provider and EventBridge, the console mailer and
+// an event log that the caller passes in.
+func initDev(ctx context.Context, cfg *config.Config, log *slog.Logger, creds devS3Credentials, mailer *console.Mailer, events *devEventLog) (*devApp, func(), error) {
+	wire.Build(
+		postgres.ProviderSet,
+		argon2id.ProviderSet,
+		accountsSet,
+		newDevS3Config,
+		uploadsOverS3Set,
+		httpapi.ProviderSet,
+		wire.FieldsOf(new(*config.Config), "HTTP"),
+		metricsSet,
+		newProbes,
+		outboxSet,
+		wire.Bind(new(ports.Mailer), new(*console.Mailer)),
+		wire.Bind(new(ports.EventPublisher), new(*devEventLog)),
+		wire.Struct(new(devApp), "*"),
 	)
 	return nil, nil, nil
 }

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"github.com/gatehouse/gatehouse/adapters/argon2id"
+	"github.com/gatehouse/gatehouse/adapters/console"
 	"github.com/gatehouse/gatehouse/adapters/httpapi"
 	"github.com/gatehouse/gatehouse/adapters/postgres"
 	"github.com/gatehouse/gatehouse/adapters/prom"
@@ -228,6 +229,88 @@ func initLambda(ctx context.Context, cfg *config.Config, log *slog.Logger) (*lam
 var (
 	_wireClockValue2 = ports.Clock(systemClock{})
 )
+
+// initDev builds `gatehouse dev`: serve's graph (the app role's database,
+// the readiness probes, the HTTP API, the uploads over the S3 bucket and the
+// outbox dispatcher), with the local S3 server's credentials and, in place
+// of the production mail provider and EventBridge, the console mailer and
+// an event log that the caller passes in.
+func initDev(ctx context.Context, cfg *config.Config, log *slog.Logger, creds devS3Credentials, mailer *console.Mailer, events *devEventLog) (*devApp, func(), error) {
+	http := cfg.HTTP
+	db, cleanup, err := postgres.ProvideDB(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	schemaProbe := postgres.NewSchemaProbe(db)
+	v := newProbes(schemaProbe)
+	registry := newRegistry()
+	store := postgres.NewStore(db)
+	accountStores := app.AccountStores{
+		Tx:       store,
+		Users:    store,
+		Tokens:   store,
+		Sessions: store,
+		Limiter:  store,
+		Outbox:   store,
+	}
+	hasher := argon2id.New()
+	clock := _wireClockValue
+	accounts, err := newAccounts(cfg, accountStores, hasher, clock, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	uploadStores := app.UploadStores{
+		Tx:      store,
+		Uploads: store,
+		Outbox:  store,
+	}
+	s3Config := newDevS3Config(cfg, creds)
+	objectStore, err := s3.New(ctx, s3Config)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	uploads, err := newUploads(cfg, uploadStores, objectStore, clock, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	server, err := httpapi.New(http, log, v, registry, registry, accounts, uploads)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	outboxQueue := postgres.NewOutboxQueue(db)
+	outboxMetrics, err := prom.NewOutboxMetrics(registry, outboxQueue, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	dispatcherPorts := app.DispatcherPorts{
+		Queue:    outboxQueue,
+		Mailer:   mailer,
+		Events:   events,
+		Clock:    clock,
+		Observer: outboxMetrics,
+	}
+	dispatcher, err := newDispatcher(cfg, dispatcherPorts, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	mainDevApp := &devApp{
+		Server:     server,
+		Schema:     schemaProbe,
+		Dispatcher: dispatcher,
+		Uploads:    uploads,
+		Stores:     uploadStores,
+		Objects:    objectStore,
+	}
+	return mainDevApp, func() {
+		cleanup()
+	}, nil
+}
 
 // initMigrate builds `gatehouse migrate`: the migrator role's connection and
 // the Atlas-based migrator.

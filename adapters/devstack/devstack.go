@@ -3,9 +3,10 @@
 // Package devstack is what `gatehouse dev` adds around the regular server so
 // that the whole system runs on one machine with nothing configured: a
 // private PostgreSQL cluster (TLS on, the two roles of schema/roles.sql, the
-// schema applied as the migrator), and, as they arrive, an in-process S3, a
-// local scanner standing in for GuardDuty and a console mailer. It is never
-// used in production; only the root package's dev command imports it.
+// schema applied as the migrator) and an in-process S3 server. (The local
+// scanner standing in for GuardDuty and the console mail page run beside
+// the server rather than before it, so they are not components.) It is
+// never used in production; only the root package's dev command imports it.
 //
 // A Stack owns one data directory (by default .data/ in the repository) and
 // starts Components in it, in order, each in its own subdirectory. Every
@@ -16,8 +17,8 @@
 //
 // Components are defined where their dependencies may be imported: adapters
 // do not import each other, so a component that composes adapters (the
-// database: pgcluster plus postgres.Migrator) is written in the root package
-// and handed to Start.
+// database: pgcluster plus postgres.Migrator; S3: s3local) is written in the
+// root package and handed to Start.
 //
 // One `gatehouse dev` at a time may use a data directory: Start takes an
 // exclusive lock (flock) on DataDir/dev.lock, released by Stop or by the
