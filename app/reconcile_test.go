@@ -137,9 +137,10 @@ func TestReconcileExpiresPendingUploads(t *testing.T) {
 		e.wantObjects(u, false, false)
 	}
 	e.wantStatus(done.ID, domain.UploadScanning)
-	if _, err := e.svc.Complete(e.ctx, e.owner, put.ID); !domain.IsKind(err, domain.KindConflict) {
-		t.Errorf("Complete after expiry: got error %v, want KindConflict", err)
+	if got, err := e.svc.Complete(e.ctx, e.owner, put.ID); err != nil || got.Status != domain.UploadExpired {
+		t.Errorf("Complete after expiry: got %v, %v; want the upload back, still expired", got.Status, err)
 	}
+	e.wantStatus(put.ID, domain.UploadExpired)
 }
 
 func TestReconcileReportsFailuresAndContinues(t *testing.T) {

@@ -225,6 +225,11 @@ func (s *Uploads) Create(ctx context.Context, ownerID string, req NewUploadReque
 	return CreatedUpload{Upload: u, Put: put}, nil
 }
 
+// settled reports whether u is past the point where complete means anything.
+func settled(u domain.Upload) bool {
+	return u.Status != domain.UploadPending && u.Status != domain.UploadScanning
+}
+
 // Complete is the client saying its PUT is done. The object's current
 // version is checked (HEAD) against the declaration and recorded, and the
 // upload moves to scanning; if a clean verdict about exactly that version
@@ -233,9 +238,10 @@ func (s *Uploads) Create(ctx context.Context, ownerID string, req NewUploadReque
 //
 // A missing object or one of another size or type is KindInvalid
 // upload_mismatch (the upload stays pending, and the client may PUT again
-// while its URL is valid); an upload that is no longer pending is
-// KindConflict upload_not_pending (completing again with the same object
-// is a no-op); another owner's upload is KindNotFound. A promotion that
+// while its URL is valid); completing an upload that is already scanning
+// or settled changes nothing and returns it as it is, so a client that
+// retries complete (or whose verdict came first) learns where its upload
+// stands; another owner's upload is KindNotFound. A promotion that
 // fails part-way is logged, not returned: the upload stays scanning with the
 // verdict remembered, and the reconciler finishes it.
 func (s *Uploads) Complete(ctx context.Context, ownerID, id string) (domain.Upload, error) {
@@ -244,11 +250,8 @@ func (s *Uploads) Complete(ctx context.Context, ownerID, id string) (domain.Uplo
 	if err != nil {
 		return domain.Upload{}, err
 	}
-	if u.Status != domain.UploadPending && u.Status != domain.UploadScanning {
-		// Settled uploads have no quarantine object to look at; the
-		// domain says why completing them is wrong.
-		_, err := u.Complete(domain.ObjectInfo{}, s.now())
-		return domain.Upload{}, err
+	if settled(u) {
+		return u, nil // nothing to look at: the quarantine object is gone
 	}
 	info, err := s.objects.Head(ctx, u.Key, "")
 	if domain.IsKind(err, domain.KindNotFound) {
@@ -271,6 +274,10 @@ func (s *Uploads) Complete(ctx context.Context, ownerID, id string) (domain.Uplo
 		err := s.stores.Uploads.UpdateUpload(ctx, id, func(cur *domain.Upload) error {
 			if cur.OwnerID != ownerID || cur.Status == domain.UploadDeleted {
 				return &domain.Error{Kind: domain.KindNotFound, Op: op, Msg: "The upload does not exist."}
+			}
+			u = *cur
+			if settled(*cur) {
+				return errUnchanged // a verdict settled it since we looked
 			}
 			var err error
 			if d, err = cur.Complete(obj, now); err != nil {

@@ -205,13 +205,16 @@ func TestComplete(t *testing.T) {
 		}
 	})
 
-	t.Run("completing a settled upload is upload_not_pending", func(t *testing.T) {
+	t.Run("completing a settled upload returns it unchanged", func(t *testing.T) {
 		t.Parallel()
 		e := newUploadsEnv(t, "")
 		u, info := e.completed("a.txt", "text/plain", textBody)
 		e.handle(verdict(info, domain.ScanNoThreatsFound))
-		_, err := e.svc.Complete(e.ctx, e.owner, u.ID)
-		wantKind(t, "Complete", err, domain.KindConflict, domain.CodeUploadNotPending)
+		got, err := e.svc.Complete(e.ctx, e.owner, u.ID)
+		if err != nil || got.Status != domain.UploadAccepted {
+			t.Fatalf("Complete of an accepted upload: got %v, %v; want it back, accepted", got.Status, err)
+		}
+		e.wantStatus(u.ID, domain.UploadAccepted)
 	})
 }
 
@@ -364,8 +367,11 @@ func TestVerdictBeforeComplete(t *testing.T) {
 		e.handle(verdict(info, domain.ScanThreatsFound, "Bad.Thing"))
 		e.wantStatus(u.ID, domain.UploadRejected)
 		e.wantObjects(u, false, false)
-		_, err := e.svc.Complete(e.ctx, e.owner, u.ID)
-		wantKind(t, "Complete", err, domain.KindConflict, domain.CodeUploadNotPending)
+		got, err := e.svc.Complete(e.ctx, e.owner, u.ID)
+		if err != nil || got.Status != domain.UploadRejected {
+			t.Fatalf("Complete of a rejected upload: got %v, %v; want it back, rejected", got.Status, err)
+		}
+		e.wantStatus(u.ID, domain.UploadRejected)
 	})
 }
 

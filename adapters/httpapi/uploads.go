@@ -179,9 +179,6 @@ func (s *Server) completeUpload(ctx context.Context, in *uploadIDInput) (*upload
 		return nil, err
 	}
 	u, err := s.uploads.Complete(ctx, ownerID, in.ID)
-	if domain.CodeOf(err) == domain.CodeUploadNotPending {
-		u, err = s.uploads.Get(ctx, ownerID, in.ID)
-	}
 	if err != nil {
 		return nil, uploadErr(err)
 	}
