@@ -34,7 +34,7 @@ func (s *spyHasher) DummyVerify(pw string) {
 	s.PasswordHasher.DummyVerify(pw)
 }
 
-func cheapHasher(t *testing.T, memory uint32) *argon2id.Hasher {
+func cheapHasher(t testing.TB, memory uint32) *argon2id.Hasher {
 	t.Helper()
 	h, err := argon2id.NewWithOptions(argon2id.Options{Params: argon2id.Params{Memory: memory, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	if err != nil {
@@ -50,7 +50,7 @@ type fixture struct {
 	hasher   *spyHasher
 }
 
-func newFixture(t *testing.T, hasher ports.PasswordHasher) *fixture {
+func newFixture(t testing.TB, hasher ports.PasswordHasher) *fixture {
 	t.Helper()
 	store := inmem.NewStore()
 	clock := inmem.NewClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
@@ -67,7 +67,7 @@ func newFixture(t *testing.T, hasher ports.PasswordHasher) *fixture {
 var tokenLink = regexp.MustCompile(`#token=([A-Za-z0-9_-]+)`)
 
 // lastToken returns the token in the newest mail of the given template.
-func (f *fixture) lastToken(t *testing.T, template string) string {
+func (f *fixture) lastToken(t testing.TB, template string) string {
 	t.Helper()
 	msgs := f.store.OutboxMessages()
 	for i := len(msgs) - 1; i >= 0; i-- {
@@ -94,7 +94,7 @@ func (f *fixture) topics() []string {
 	return out
 }
 
-func (f *fixture) verifiedUser(t *testing.T, email, password string) {
+func (f *fixture) verifiedUser(t testing.TB, email, password string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := f.accounts.Signup(ctx, email, password, "192.0.2.1"); err != nil {
