@@ -50,5 +50,13 @@ $(RIE): tools/rie/go.mod tools/rie/go.sum
 postgres:
 	@scripts/ensure-postgres.sh
 
+## bench: the performance benchmark, written to BENCHMARKS.md (about 15 minutes;
+## it starts its own PostgreSQL and gatehouse, and needs pgbench, which comes
+## with PostgreSQL's server packages). A quick look:
+##   go run ./bench/cmd/gatehouse-bench -duration 2s -concurrency 8
+.PHONY: bench
+bench: postgres
+	$(GO) run ./bench/cmd/gatehouse-bench -out BENCHMARKS.md -command "make bench"
+
 clean:
 	rm -rf $(BIN)
