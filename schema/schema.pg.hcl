@@ -113,10 +113,12 @@ table "outbox" {
   }
   // The dispatcher claims due rows with
   //   WHERE status = 'pending' AND next_attempt_at <= now()
-  //   ORDER BY next_attempt_at ... FOR UPDATE SKIP LOCKED
+  //   ORDER BY next_attempt_at, id ... FOR UPDATE SKIP LOCKED
   // and only pending rows are ever claimed, so the index holds only those.
+  // id is in it so that rows sharing a due time (a bulk enqueue, a backlog)
+  // come out of the index in claim order instead of being sorted each time.
   index "outbox_due_idx" {
-    columns = [column.next_attempt_at]
+    columns = [column.next_attempt_at, column.id]
     where   = "(status = 'pending'::text)"
   }
   check "outbox_kind_check" {

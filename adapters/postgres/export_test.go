@@ -40,3 +40,6 @@ const UploadColumns = uploadColumns
 func ScanUpload(row interface{ Scan(dest ...any) error }) (domain.Upload, error) {
 	return scanUpload(row)
 }
+
+// QueueClaimSQL is the dispatcher's claim, for the plan test.
+const QueueClaimSQL = queueClaimSQL

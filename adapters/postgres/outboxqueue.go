@@ -38,8 +38,8 @@ func NewOutboxQueue(db *bun.DB) *OutboxQueue {
 }
 
 // A row is due when it is pending, its time has come and no live claim holds
-// it. The partial index outbox_due_idx (next_attempt_at WHERE status =
-// 'pending') serves every statement that looks for due rows.
+// it. The partial index outbox_due_idx (next_attempt_at, id WHERE status =
+// 'pending') serves every statement that looks for due rows, in claim order.
 const (
 	queueClaimSQL = `UPDATE outbox AS o
 SET locked_until = $2
