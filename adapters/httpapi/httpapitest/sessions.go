@@ -89,7 +89,7 @@ func sessionExpires(t *testing.T, h *harness) {
 }
 
 func unauthenticated(t *testing.T, h *harness) {
-	const addr, pass = "claude@example.com", "claude's long passphrase"
+	const addr, pass = "katherine@example.com", "katherine's long passphrase"
 	h.newUser(addr, pass)
 	s := h.startSession(addr, pass, false)
 	b := h.startSession(addr, pass, true)

@@ -74,7 +74,7 @@ func otherUsersUpload(t *testing.T, h *uploadHarness) {
 }
 
 func malformedUploadIDs(t *testing.T, h *uploadHarness) {
-	s := h.user("claude", true)
+	s := h.user("hedy", true)
 	c := h.uploaded(s, "notes.txt", "text/plain", textBody)
 	id := c.Upload.ID
 	malformed := []string{
