@@ -92,6 +92,13 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.metrics.observe(method, route, status, elapsed)
 
 		ctx := r.Context()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		if !s.log.Enabled(ctx, level) {
+			return nil // don't build a line nobody will read (this runs on every request)
+		}
 		info := infoFrom(ctx)
 		code, cause := info.outcome()
 		attrs := []slog.Attr{
@@ -107,12 +114,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if code != "" {
 			attrs = append(attrs, slog.String("code", code))
 		}
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-			if cause != nil {
-				attrs = append(attrs, slog.String("error", cause.Error()))
-			}
+		if status >= 500 && cause != nil {
+			attrs = append(attrs, slog.String("error", cause.Error()))
 		}
 		s.log.LogAttrs(ctx, level, "http request", attrs...)
 		return nil

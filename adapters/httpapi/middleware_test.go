@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehouse/gatehouse/adapters/httpapi"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestSecurityHeaders(t *testing.T) {
@@ -275,5 +276,37 @@ func TestMetricsRegistryIsNotShared(t *testing.T) {
 	newServer(t, baseConfig())
 	if _, err := httpapi.New(baseConfig(), slog.New(slog.DiscardHandler), nil, a.reg, a.reg, unusedAccounts(t, slog.New(slog.DiscardHandler)), unusedUploads(t, slog.New(slog.DiscardHandler))); err == nil {
 		t.Errorf("New on a registry that already holds the HTTP metrics: got nil error, want one")
+	}
+}
+
+// At a log level above info, successful requests write no access line at all
+// (not even one that is built and dropped), while a 5xx is still logged as
+// an error with its request id.
+func TestAccessLogFollowsTheLevel(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	reg := prometheus.NewRegistry()
+	s, err := httpapi.New(baseConfig(), log, nil, reg, reg, unusedAccounts(t, log), unusedUploads(t, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: s, logs: logs, reg: reg}
+	addTestRoutes(t, ts, nil)
+
+	ok := ts.do(httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if ok.Code != http.StatusOK {
+		t.Fatalf("GET /healthz: got %d, want 200", ok.Code)
+	}
+	if got := logs.String(); strings.Contains(got, "http request") {
+		t.Fatalf("a 200 at level warn wrote an access line: %s", got)
+	}
+	failed := ts.do(httptest.NewRequest(http.MethodGet, "/test/panic", nil))
+	if failed.Code != http.StatusInternalServerError {
+		t.Fatalf("GET /test/panic: got %d, want 500", failed.Code)
+	}
+	line := logs.accessLine(t, failed.Header().Get("X-Request-ID"))
+	if line["level"] != "ERROR" {
+		t.Fatalf("got access line %v, want level ERROR", line)
 	}
 }
