@@ -27,7 +27,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...domain.OutboxMessage) error
 	for i, m := range msgs {
 		ids[i], kinds[i], topics[i], payloads[i], created[i] = m.ID, string(m.Kind), m.Topic, string(m.Payload), m.CreatedAt
 	}
-	_, err := s.conn(ctx).ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`INSERT INTO outbox (id, kind, topic, payload, status, attempts, next_attempt_at, created_at)
 		SELECT m.id, m.kind, m.topic, m.payload, 'pending', 0, m.created_at, m.created_at
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS m (id, kind, topic, payload, created_at)`,

@@ -36,7 +36,7 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Du
 	start := now.Truncate(window)
 	end := start.Add(window)
 	var count int
-	err := s.conn(ctx).QueryRowContext(ctx,
+	err := s.queryRow(ctx,
 		`INSERT INTO rate_limits (key, window_start, count, expires_at) VALUES ($1, $2, 1, $3)
 		ON CONFLICT (key, window_start) DO UPDATE SET count = LEAST(rate_limits.count::bigint + 1, 2147483647)
 		RETURNING count`,

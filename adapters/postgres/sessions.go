@@ -21,7 +21,7 @@ WHERE s.token_hash = $1`
 // does not exist, or with a token hash already in use, is KindConflict.
 func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
 	const op = "postgres.Store.CreateSession"
-	_, err := s.conn(ctx).ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		sess.ID, sess.UserID, sess.TokenHash[:], sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt)
 	return translate(op, err)
@@ -35,9 +35,9 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash domain.TokenHash) (
 		u         domain.User
 		tokenHash []byte
 		email     string
-		verified  sql.NullTime
+		verified  *time.Time
 	)
-	err := s.conn(ctx).QueryRowContext(ctx, sessionByTokenHash, hash[:]).Scan(
+	err := s.queryRow(ctx, sessionByTokenHash, hash[:]).Scan(
 		&sess.ID, &sess.UserID, &tokenHash, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
 		&email, &u.PasswordHash, &verified, &u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -66,7 +66,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) erro
 	if !domain.ValidID(id) {
 		return nil
 	}
-	_, err := s.conn(ctx).ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2`, id, now)
 	return translate(op, err)
 }
@@ -77,7 +77,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if !domain.ValidID(id) {
 		return nil
 	}
-	_, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	_, err := s.exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
 	return translate(op, err)
 }
 
@@ -89,17 +89,16 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) (
 		return 0, nil
 	}
 	var (
-		res sql.Result
+		n   int64
 		err error
 	)
 	if domain.ValidID(except) {
-		res, err = s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, except)
+		n, err = s.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, except)
 	} else {
-		res, err = s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+		n, err = s.exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
 	}
 	if err != nil {
 		return 0, translate(op, err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), translate(op, err)
+	return int(n), nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 
 	"github.com/gatehouse/gatehouse/ports"
@@ -26,6 +27,9 @@ import (
 // models.
 type Store struct {
 	db *bun.DB
+	// pool is the pgx pool behind db when Open made it (nil otherwise):
+	// single-row statements outside a transaction run on it directly.
+	pool *pgxpool.Pool
 
 	// purgeEvery is how many rate-limiter calls pass between two deletions
 	// of expired windows; purgeBatch caps how many rows one deletion removes.
@@ -50,7 +54,7 @@ var (
 // NewStore returns the store over db, normally the app role's
 // connection from Open.
 func NewStore(db *bun.DB) *Store {
-	return &Store{db: db, purgeEvery: defaultPurgeEvery, purgeBatch: defaultPurgeBatch, expiredBatch: defaultExpiredBatch}
+	return &Store{db: db, pool: poolOf(db.DB), purgeEvery: defaultPurgeEvery, purgeBatch: defaultPurgeBatch, expiredBatch: defaultExpiredBatch}
 }
 
 // querier is what both *sql.DB and *sql.Tx offer: statements run the same
@@ -70,7 +74,42 @@ func (s *Store) conn(ctx context.Context) querier {
 	return s.db.DB
 }
 
-// rowScanner is *sql.Row or *sql.Rows.
+// queryRow runs a statement that returns at most one row: on the
+// transaction ctx carries, or else on the pgx pool itself, which binds the
+// arguments and scans the columns straight into the destinations without
+// database/sql's per-call connection, Rows and driver.Value work (the
+// statements of every authenticated request go this way). Either way an
+// empty result's Scan returns an error that is sql.ErrNoRows, and the
+// destinations must be ones both database/sql and pgx scan into: plain
+// values, pointers to pointers for NULLs, or sql.Scanner implementations.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if tx, ok := s.tx(ctx); ok {
+		return tx.Tx.QueryRowContext(ctx, query, args...)
+	}
+	if s.pool != nil {
+		return s.pool.QueryRow(ctx, query, args...)
+	}
+	return s.db.DB.QueryRowContext(ctx, query, args...)
+}
+
+// exec runs a statement without a result like queryRow and returns the
+// number of rows it affected.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if _, ok := s.tx(ctx); ok || s.pool == nil {
+		res, err := s.conn(ctx).ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	tag, err := s.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// rowScanner is *sql.Row, *sql.Rows or pgx.Row.
 type rowScanner interface {
 	Scan(dest ...any) error
 }
@@ -79,11 +118,19 @@ type rowScanner interface {
 // domain keeps times in UTC.
 func utc(t time.Time) time.Time { return t.UTC() }
 
-// utcPtr turns a nullable timestamp into the domain's *time.Time.
-func utcPtr(t sql.NullTime) *time.Time {
-	if !t.Valid {
+// utcPtr returns a nullable timestamp in UTC, as a copy.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
 		return nil
 	}
-	u := t.Time.UTC()
+	u := t.UTC()
 	return &u
+}
+
+// deref returns the string a nullable column held, or "" for NULL.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -15,7 +15,7 @@ const tokenColumns = `id, user_id, purpose, token_hash, expires_at, used_at, cre
 // exist is KindConflict (the foreign key).
 func (s *Store) CreateToken(ctx context.Context, t domain.OneTimeToken) error {
 	const op = "postgres.Store.CreateToken"
-	_, err := s.conn(ctx).ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`INSERT INTO one_time_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		t.ID, t.UserID, string(t.Purpose), t.Hash[:], t.ExpiresAt, t.UsedAt, t.CreatedAt)
 	return translate(op, err)
@@ -30,7 +30,7 @@ func (s *Store) ConsumeToken(ctx context.Context, hash domain.TokenHash, purpose
 	if !purpose.Valid() {
 		return domain.OneTimeToken{}, domain.InvalidTokenError()
 	}
-	row := s.conn(ctx).QueryRowContext(ctx,
+	row := s.queryRow(ctx,
 		`UPDATE one_time_tokens SET used_at = $3
 		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
 		RETURNING `+tokenColumns,
@@ -51,7 +51,7 @@ func (s *Store) RevokeTokens(ctx context.Context, userID string, purpose domain.
 	if !domain.ValidID(userID) {
 		return nil // no such user, so no tokens
 	}
-	_, err := s.conn(ctx).ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`UPDATE one_time_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`,
 		userID, string(purpose), now)
 	return translate(op, err)
@@ -63,7 +63,7 @@ func scanToken(row rowScanner) (domain.OneTimeToken, error) {
 		t       domain.OneTimeToken
 		purpose string
 		hash    []byte
-		used    sql.NullTime
+		used    *time.Time
 	)
 	if err := row.Scan(&t.ID, &t.UserID, &purpose, &hash, &t.ExpiresAt, &used, &t.CreatedAt); err != nil {
 		return domain.OneTimeToken{}, err

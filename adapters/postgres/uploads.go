@@ -115,7 +115,7 @@ func (s *Store) CreateUpload(ctx context.Context, u domain.Upload) error {
 		return domain.Wrap(domain.KindInternal, op, err)
 	}
 	args := append([]any{u.ID, u.OwnerID, u.Bucket, u.Key, u.CreatedAt}, mutable...)
-	_, err = s.conn(ctx).ExecContext(ctx, uploadInsertSQL, args...)
+	_, err = s.exec(ctx, uploadInsertSQL, args...)
 	return translateUpload(op, err)
 }
 
@@ -126,7 +126,7 @@ func (s *Store) UploadByID(ctx context.Context, id, ownerID string) (domain.Uplo
 	if !domain.ValidID(id) || !domain.ValidID(ownerID) {
 		return domain.Upload{}, uploadNotFound(op)
 	}
-	u, err := scanUpload(s.conn(ctx).QueryRowContext(ctx, uploadByIDSQL, id, ownerID))
+	u, err := scanUpload(s.queryRow(ctx, uploadByIDSQL, id, ownerID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Upload{}, uploadNotFound(op)
 	}
@@ -218,7 +218,7 @@ func (s *Store) UpdateUpload(ctx context.Context, id string, fn func(*domain.Upl
 // bucket and key.
 func (s *Store) UploadByObject(ctx context.Context, bucket, key string) (domain.Upload, error) {
 	const op = "postgres.Store.UploadByObject"
-	u, err := scanUpload(s.conn(ctx).QueryRowContext(ctx, uploadByObjectSQL, bucket, key))
+	u, err := scanUpload(s.queryRow(ctx, uploadByObjectSQL, bucket, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Upload{}, uploadNotFound(op)
 	}
@@ -307,22 +307,29 @@ func nullString(s string) any {
 func scanUpload(row rowScanner) (domain.Upload, error) {
 	var (
 		u                                domain.Upload
-		sha, versionID, etag             sql.NullString
+		sha, versionID, etag             *string
 		status                           string
-		completed, scanCompleted         sql.NullTime
+		completed, scanCompleted         *time.Time
 		verdict                          []byte
-		scanResult, scanCode, scanReason sql.NullString
+		scanResult, scanCode, scanReason *string
 		threats                          []string
 	)
+	// pgx scans a text[] into a []string itself; database/sql hands over
+	// the array's text form, which bun's array scanner parses.
+	var threatsDest any = &threats
+	switch row.(type) {
+	case *sql.Row, *sql.Rows:
+		threatsDest = pgdialect.Array(&threats)
+	}
 	err := row.Scan(&u.ID, &u.OwnerID, &u.Bucket, &u.Key, &u.CreatedAt,
 		&u.Filename, &u.ContentType, &u.SizeBytes, &sha, &status,
 		&versionID, &etag, &completed, &verdict,
-		&scanResult, &scanCode, &scanReason, pgdialect.Array(&threats), &scanCompleted,
+		&scanResult, &scanCode, &scanReason, threatsDest, &scanCompleted,
 		&u.UpdatedAt)
 	if err != nil {
 		return domain.Upload{}, err
 	}
-	u.SHA256, u.Status, u.VersionID, u.ETag = sha.String, domain.UploadStatus(status), versionID.String, etag.String
+	u.SHA256, u.Status, u.VersionID, u.ETag = deref(sha), domain.UploadStatus(status), deref(versionID), deref(etag)
 	u.CompletedAt = utcPtr(completed)
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
 	if verdict != nil {
@@ -335,10 +342,10 @@ func scanUpload(row rowScanner) (domain.Upload, error) {
 			ScanStatus: v.ScanStatus, Result: v.Result, Threats: v.Threats, Reasons: v.Reasons,
 		}
 	}
-	if scanCompleted.Valid {
+	if scanCompleted != nil {
 		u.Scan = &domain.ScanResult{
-			Result: scanResult.String, Code: scanCode.String, Reason: scanReason.String,
-			Threats: threats, CompletedAt: utc(scanCompleted.Time),
+			Result: deref(scanResult), Code: deref(scanCode), Reason: deref(scanReason),
+			Threats: threats, CompletedAt: utc(*scanCompleted),
 		}
 	}
 	return u, nil

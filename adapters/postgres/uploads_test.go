@@ -106,6 +106,20 @@ func TestUploadRoundTripsEdgeValues(t *testing.T) {
 			if d := cmp.Diff(got, u, uploadCmp); d != "" {
 				t.Errorf("after CreateUpload (-got +want):\n%s", d)
 			}
+			// Inside a transaction the row is read through database/sql
+			// rather than pgx's own scanning: the same values come back.
+			if err := s.WithinTx(ctx, func(ctx context.Context) error {
+				got, err := s.UploadByID(ctx, u.ID, u.OwnerID)
+				if err != nil {
+					return err
+				}
+				if d := cmp.Diff(got, u, uploadCmp); d != "" {
+					t.Errorf("UploadByID in a transaction (-got +want):\n%s", d)
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("UploadByID in a transaction: %v", err)
+			}
 			// The same through UpdateUpload, from a row that had none of it.
 			plain := newUploadValue(t, owner)
 			if err := s.CreateUpload(ctx, plain); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain"
 )
@@ -41,15 +42,11 @@ func userNotFound(op string) error { return notFound(op, "The account does not e
 // KindConflict "email_taken".
 func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
 	const op = "postgres.Store.CreateUser"
-	res, err := s.conn(ctx).ExecContext(ctx,
+	n, err := s.exec(ctx,
 		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING`,
 		u.ID, u.Email.String(), u.PasswordHash, u.EmailVerifiedAt, u.CreatedAt, u.UpdatedAt)
 	if err != nil {
 		return translateUser(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return translate(op, err)
 	}
 	if n == 0 {
 		return emailTaken(op, nil)
@@ -60,7 +57,7 @@ func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
 // UserByEmail implements ports.UserStore.
 func (s *Store) UserByEmail(ctx context.Context, email domain.Email) (domain.User, error) {
 	const op = "postgres.Store.UserByEmail"
-	row := s.conn(ctx).QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email.String())
+	row := s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email.String())
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.User{}, userNotFound(op)
@@ -75,7 +72,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (domain.User, error) {
 	if !domain.ValidID(id) {
 		return domain.User{}, userNotFound(op)
 	}
-	row := s.conn(ctx).QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+	row := s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.User{}, userNotFound(op)
@@ -117,7 +114,7 @@ func scanUser(row rowScanner) (domain.User, error) {
 	var (
 		u        domain.User
 		email    string
-		verified sql.NullTime
+		verified *time.Time
 	)
 	if err := row.Scan(&u.ID, &email, &u.PasswordHash, &verified, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return domain.User{}, err
