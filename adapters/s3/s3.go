@@ -11,14 +11,19 @@
 //
 // Presigned PUTs sign Content-Length, Content-Type and, when the client
 // declared one, x-amz-checksum-sha256, so S3 itself refuses a body of
-// another size, type or digest. Some SDK versions dropped Content-Type from
-// the signature when ContentLength was unset, and some hoisted
-// x-amz-checksum-* into the query string, where S3 ignores it; a test checks
-// the signed headers of presigned PUTs against the SDK in go.mod. The client
-// adds no checksum S3 does not require (RequestChecksumCalculation
-// WhenRequired): the SDK's default adds CRC32 checksums that some
-// S3-compatible servers refuse and that, baked into a presigned PUT, could
-// not match the client's body.
+// another size, type or digest. The store builds presigned requests itself
+// and signs them with the SDK's SigV4 signer, on the endpoint the SDK's
+// resolver gives once in New, rather than run the SDK's operation stack on
+// every call; the configurations the SDK signs otherwise (S3 Express
+// directory buckets, multi-region access points, anonymous credentials) keep
+// the SDK's presign client. A test checks the URLs and headers against the
+// SDK's presign client in go.mod, and another the signed headers of
+// presigned PUTs: some SDK versions dropped Content-Type from the signature
+// when ContentLength was unset, and some hoisted x-amz-checksum-* into the
+// query string, where S3 ignores it. The client adds no checksum S3 does
+// not require (RequestChecksumCalculation WhenRequired): the SDK's default
+// adds CRC32 checksums that some S3-compatible servers refuse and that,
+// baked into a presigned PUT, could not match the client's body.
 //
 // The credentials need, on the bucket's objects: s3:PutObject (presigned
 // PUTs and the copy's destination), s3:GetObject and s3:GetObjectVersion
@@ -101,7 +106,10 @@ type Config struct {
 // ObjectStore is a ports.ObjectStore on one S3 bucket. It is safe for
 // concurrent use.
 type ObjectStore struct {
-	client       *awss3.Client
+	client *awss3.Client
+	// hand presigns PutObject and GetObject; nil when the configuration
+	// needs the SDK's presign client (see newHandPresigner).
+	hand         *handPresigner
 	presign      *awss3.PresignClient
 	bucket       string
 	uploadPrefix string
@@ -157,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*ObjectStore, error) {
 	})
 	s := &ObjectStore{
 		client:       client,
+		hand:         newHandPresigner(ctx, client.Options(), cfg.Bucket),
 		presign:      awss3.NewPresignClient(client),
 		bucket:       cfg.Bucket,
 		uploadPrefix: cfg.UploadPrefix,
@@ -176,6 +185,18 @@ func (s *ObjectStore) PresignPut(ctx context.Context, req ports.PutRequest, expi
 	if err := ports.CheckPutRequest(op, req, s.uploadPrefix, expires); err != nil {
 		return ports.PresignedRequest{}, err
 	}
+	if s.hand != nil {
+		p, err := s.hand.put(ctx, req, expires)
+		if err != nil {
+			return ports.PresignedRequest{}, s.translate(ctx, op, err)
+		}
+		return p, nil
+	}
+	return s.sdkPresignPut(ctx, op, req, expires)
+}
+
+// sdkPresignPut is PresignPut through the SDK's presign client.
+func (s *ObjectStore) sdkPresignPut(ctx context.Context, op string, req ports.PutRequest, expires time.Duration) (ports.PresignedRequest, error) {
 	in := &awss3.PutObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(req.Key),
@@ -201,6 +222,18 @@ func (s *ObjectStore) PresignGet(ctx context.Context, req ports.GetRequest, expi
 	if err := ports.CheckGetRequest(op, req, s.dlPrefix, expires); err != nil {
 		return ports.PresignedRequest{}, err
 	}
+	if s.hand != nil {
+		p, err := s.hand.get(ctx, req, expires)
+		if err != nil {
+			return ports.PresignedRequest{}, s.translate(ctx, op, err)
+		}
+		return p, nil
+	}
+	return s.sdkPresignGet(ctx, op, req, expires)
+}
+
+// sdkPresignGet is PresignGet through the SDK's presign client.
+func (s *ObjectStore) sdkPresignGet(ctx context.Context, op string, req ports.GetRequest, expires time.Duration) (ports.PresignedRequest, error) {
 	in := &awss3.GetObjectInput{
 		Bucket:                     aws.String(s.bucket),
 		Key:                        aws.String(req.Key),
@@ -233,13 +266,19 @@ func presigned(op, method, rawURL string, signed http.Header) (ports.PresignedRe
 	if err != nil {
 		return ports.PresignedRequest{}, domain.Wrap(domain.KindInternal, op, fmt.Errorf("presigned URL X-Amz-Expires: %w", err))
 	}
-	headers := map[string]string{}
+	return ports.PresignedRequest{Method: method, URL: rawURL, Headers: clientHeaders(signed), ExpiresAt: at.Add(time.Duration(secs) * time.Second)}, nil
+}
+
+// clientHeaders returns the signed headers a client must send itself: all
+// but Host and Content-Length.
+func clientHeaders(signed http.Header) map[string]string {
+	headers := make(map[string]string, len(signed))
 	for k, v := range signed {
 		if k = http.CanonicalHeaderKey(k); k != "Host" && k != "Content-Length" && len(v) > 0 {
 			headers[k] = strings.Join(v, ",")
 		}
 	}
-	return ports.PresignedRequest{Method: method, URL: rawURL, Headers: headers, ExpiresAt: at.Add(time.Duration(secs) * time.Second)}, nil
+	return headers
 }
 
 // Head runs HeadObject on one version; see ports.ObjectStore.
