@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -242,82 +238,4 @@ type window struct {
 func newWindow(warmup, duration time.Duration) window {
 	now := time.Now()
 	return window{start: now, from: now.Add(warmup), until: now.Add(warmup + duration)}
-}
-
-// runLoad runs conc closed-loop clients against addr until the window ends.
-func runLoad(addr string, conc int, w window, build requestBuilder, seed uint64) loadResult {
-	type worker struct {
-		lat      []time.Duration
-		ok, errs int64
-		total    int64
-		firstErr string
-		statuses map[int]int64
-	}
-	workers := make([]*worker, conc)
-	var wg sync.WaitGroup
-	var stopped atomic.Bool
-	for i := range workers {
-		wk := &worker{statuses: map[int]int64{}}
-		workers[i] = wk
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			c := &httpConn{addr: addr}
-			defer c.close()
-			buf := make([]byte, 0, 1024)
-			for !stopped.Load() {
-				req, want := build(rng, buf[:0])
-				buf = req[:0]
-				t0 := time.Now()
-				if !t0.Before(w.until) {
-					return
-				}
-				status, body, err := c.do(req, want)
-				dt := time.Since(t0)
-				wk.total++
-				measured := !t0.Before(w.from)
-				if measured {
-					wk.statuses[status]++
-				}
-				switch {
-				case err != nil:
-					if measured {
-						wk.errs++
-					}
-					if wk.firstErr == "" {
-						wk.firstErr = err.Error()
-					}
-					time.Sleep(time.Millisecond) // a refused connection would spin
-				case status != want:
-					if measured {
-						wk.errs++
-					}
-					if wk.firstErr == "" {
-						wk.firstErr = fmt.Sprintf("status %d, want %d: %s", status, want, body)
-					}
-				case measured:
-					wk.ok++
-					wk.lat = append(wk.lat, dt)
-				}
-			}
-		})
-	}
-	// A client stuck on a dead connection must not hold the run up.
-	timer := time.AfterFunc(time.Until(w.until)+35*time.Second, func() { stopped.Store(true) })
-	wg.Wait()
-	timer.Stop()
-	res := loadResult{Window: w.until.Sub(w.from), Statuses: map[int]int64{}}
-	for _, wk := range workers {
-		res.Requests += wk.ok
-		res.Errors += wk.errs
-		res.Total += wk.total
-		res.Latencies = append(res.Latencies, wk.lat...)
-		if res.FirstErr == "" {
-			res.FirstErr = wk.firstErr
-		}
-		for s, n := range wk.statuses {
-			res.Statuses[s] += n
-		}
-	}
-	slices.Sort(res.Latencies)
-	return res
 }
