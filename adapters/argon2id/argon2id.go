@@ -7,11 +7,23 @@
 // with a 16-byte salt from crypto/rand, a 32-byte key, both in unpadded
 // standard base64. It implements ports.PasswordHasher.
 //
-// Each hash holds m KiB (19 MiB) for its duration, so the Hasher runs at
-// most MaxConcurrent at once (GOMAXPROCS by default: with p=1 a hash uses one
+// Each hash works in m KiB (19 MiB) of memory, so the Hasher runs at most
+// MaxConcurrent at once (GOMAXPROCS by default: with p=1 a hash uses one
 // core, so more at once add memory and latency but no throughput). A caller
 // waits at most MaxWait for a slot and then gets a domain.KindUnavailable
 // error, so a login flood meets quick 503s instead of exhausting memory.
+//
+// Each slot owns one argon2 buffer, sized for the current parameters,
+// allocated at the slot's first use and reused by every later hash in it:
+// the hasher computes argon2id with a copy of x/crypto's argon2 that works
+// in caller memory (internal/argon2), so a login allocates a few KB instead
+// of 19 MiB and leaves the garbage collector next to nothing to do. On unix
+// the buffers are anonymous memory mappings outside the Go heap, so they do
+// not raise the GC's heap target either; elsewhere they are on the Go heap.
+// A buffer stays resident for the Hasher's lifetime, at most
+// MaxConcurrent × m KiB in all.
+// A stored hash with less memory than the current parameters uses a prefix
+// of the slot's buffer; one with more gets a one-off buffer for that call.
 //
 // Stored strings are parsed strictly and bounded before any hashing
 // (m ≤ 256 MiB, t ≤ 16, p ≤ 8, salt 8–64 bytes, key 16–64 bytes), so a
@@ -28,8 +40,8 @@ import (
 	"time"
 
 	"github.com/google/wire"
-	"golang.org/x/crypto/argon2"
 
+	"github.com/gatehouse/gatehouse/adapters/argon2id/internal/argon2"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/ports"
 )
@@ -110,10 +122,14 @@ type Options struct {
 
 // Hasher is an argon2id ports.PasswordHasher. It is safe for concurrent use.
 type Hasher struct {
-	params  Params
-	sem     chan struct{}
-	maxWait time.Duration
-	rand    io.Reader
+	params Params
+	// slots holds the buffers of the hashing slots not in use: a hash
+	// takes one and gives it back, so at most MaxConcurrent run at once.
+	slots chan *buffer
+	// slotBlocks is the size of every slot's buffer, in argon2 blocks.
+	slotBlocks uint32
+	maxWait    time.Duration
+	rand       io.Reader
 	// dummySalt and dummyKey make DummyVerify's work identical to a real
 	// Verify of a wrong password.
 	dummySalt []byte
@@ -150,13 +166,19 @@ func NewWithOptions(o Options) (*Hasher, error) {
 		o.Rand = rand.Reader
 	}
 	h := &Hasher{
-		params:    o.Params,
-		sem:       make(chan struct{}, o.MaxConcurrent),
-		maxWait:   o.MaxWait,
-		rand:      o.Rand,
-		dummySalt: make([]byte, o.Params.SaltLen),
-		dummyKey:  make([]byte, o.Params.KeyLen),
+		params:     o.Params,
+		slots:      make(chan *buffer, o.MaxConcurrent),
+		slotBlocks: argon2.Blocks(o.Params.Memory, o.Params.Threads),
+		maxWait:    o.MaxWait,
+		rand:       o.Rand,
+		dummySalt:  make([]byte, o.Params.SaltLen),
+		dummyKey:   make([]byte, o.Params.KeyLen),
 	}
+	for range o.MaxConcurrent {
+		h.slots <- new(buffer)
+	}
+	// Mapped buffers are not garbage collected: unmap them with the Hasher.
+	runtime.AddCleanup(h, freeBuffers, h.slots)
 	if _, err := io.ReadFull(h.rand, h.dummySalt); err != nil {
 		return nil, domain.Wrap(domain.KindInternal, "argon2id.New", err)
 	}
@@ -169,32 +191,45 @@ func NewWithOptions(o Options) (*Hasher, error) {
 // Params returns the parameters of new hashes.
 func (h *Hasher) Params() Params { return h.params }
 
-// acquire takes a hashing slot, waiting at most maxWait.
-func (h *Hasher) acquire(op string) error {
+// acquire takes a hashing slot and its buffer, waiting at most maxWait.
+func (h *Hasher) acquire(op string) (*buffer, error) {
 	select {
-	case h.sem <- struct{}{}:
-		return nil
+	case b := <-h.slots:
+		return b, nil
 	default:
 	}
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
-	case h.sem <- struct{}{}:
-		return nil
+	case b := <-h.slots:
+		return b, nil
 	case <-t.C:
-		return &domain.Error{Kind: domain.KindUnavailable, Op: op, Msg: "The service is busy. Try again shortly.", Err: ErrBusy}
+		return nil, &domain.Error{Kind: domain.KindUnavailable, Op: op, Msg: "The service is busy. Try again shortly.", Err: ErrBusy}
 	}
 }
 
-func (h *Hasher) release() { <-h.sem }
+// release gives back a slot taken by acquire.
+func (h *Hasher) release(b *buffer) { h.slots <- b }
 
-// key runs argon2id in a slot.
+// key runs argon2id in a slot, in the slot's buffer when p fits in it.
 func (h *Hasher) key(op, password string, salt []byte, p Params, keyLen uint32) ([]byte, error) {
-	if err := h.acquire(op); err != nil {
+	b, err := h.acquire(op)
+	if err != nil {
 		return nil, err
 	}
-	defer h.release()
-	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, keyLen), nil
+	// The deferred call also keeps h, and so the buffer's mapping,
+	// alive until the hash is done (see freeBuffers).
+	defer h.release(b)
+	var mem []argon2.Block
+	if need := argon2.Blocks(p.Memory, p.Threads); need <= h.slotBlocks {
+		mem = b.get(h.slotBlocks)[:need]
+	} else {
+		// A stored hash costlier than the current parameters: rare,
+		// and reported as needing a rehash, so not worth growing the
+		// slot's buffer for.
+		mem = make([]argon2.Block, need)
+	}
+	return argon2.IDKeyInto(mem, []byte(password), salt, p.Time, p.Memory, p.Threads, keyLen), nil
 }
 
 // Hash implements ports.PasswordHasher.

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/gatehouse/gatehouse/adapters/argon2id/internal/argon2"
 )
 
 // b64 is the PHC string format's base64: standard alphabet, no padding,
