@@ -381,7 +381,7 @@ func (rep *Report) Markdown() string {
 			hs = append(hs, fmt.Sprintf("%.1f", h))
 		}
 		w("\nLogin's ceiling is argon2id itself: %s hashes/s, measured in-process right after each login run with the production parameters "+
-			"(m=19456 KiB, t=2, p=1) on GOMAXPROCS=%d goroutines, as many as the server's hasher runs at once.\n", strings.Join(hs, ", "), runtime.GOMAXPROCS(0))
+			"(m=19456 KiB, t=2, p=1) and the server's own hasher (adapters/argon2id), on GOMAXPROCS=%d goroutines, as many as it runs at once.\n", strings.Join(hs, ", "), runtime.GOMAXPROCS(0))
 	}
 
 	w("\n## What each request runs\n\n")
