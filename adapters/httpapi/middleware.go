@@ -37,6 +37,18 @@ var securityHeaders = [][2]string{
 	{"Cache-Control", "no-store"},
 }
 
+// requestIDKey is HeaderRequestID in canonical form.
+var requestIDKey = http.CanonicalHeaderKey(HeaderRequestID)
+
+// securityHeaderKeys are securityHeaders' names in canonical form.
+var securityHeaderKeys = func() []string {
+	keys := make([]string, len(securityHeaders))
+	for i, kv := range securityHeaders {
+		keys[i] = http.CanonicalHeaderKey(kv[0])
+	}
+	return keys
+}()
+
 // ipExtractor decides which address is the client's. With no trusted
 // proxies it is the TCP peer, whatever headers say. With trusted proxies it
 // walks X-Forwarded-For from the right and stops at the first address that
@@ -66,10 +78,18 @@ func begin(next echo.HandlerFunc) echo.HandlerFunc {
 		r := c.Request()
 		c.SetRequest(r.WithContext(withInfo(r.Context(), info)))
 		h := c.Response().Header()
-		h.Set(HeaderRequestID, info.id)
-		for _, kv := range securityHeaders {
-			h.Set(kv[0], kv[1])
+		// One backing array for all the values rather than one
+		// allocation per header (this runs on every request); each entry
+		// has capacity 1, so an Add reallocates rather than spill into its
+		// neighbour.
+		n := len(securityHeaders)
+		vals := make([]string, n+1)
+		for i, kv := range securityHeaders {
+			vals[i] = kv[1]
+			h[securityHeaderKeys[i]] = vals[i : i+1 : i+1]
 		}
+		vals[n] = info.id
+		h[requestIDKey] = vals[n : n+1 : n+1]
 		return next(c)
 	}
 }
