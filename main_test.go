@@ -259,3 +259,16 @@ func waitListening(t *testing.T, stderr *syncBuffer, done <-chan error) string {
 	t.Fatalf("serve did not start listening:\n%s", stderr.String())
 	return ""
 }
+
+// The GC target is raised only when the environment leaves GOGC unset.
+func TestGCPercent(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if p, ok := gcPercent(env(nil)); !ok || p != defaultGCPercent || p <= 100 {
+		t.Errorf("without GOGC: got %d, %v; want %d (above Go's 100), true", p, ok, defaultGCPercent)
+	}
+	for _, v := range []string{"100", "off", "50"} {
+		if p, ok := gcPercent(env(map[string]string{"GOGC": v})); ok {
+			t.Errorf("with GOGC=%s: got %d, true; want the environment's value left alone", v, p)
+		}
+	}
+}
