@@ -425,7 +425,7 @@ func (rep *Report) Markdown() string {
 	} else {
 		w("Default settings.\n")
 	}
-	w("- `gatehouse serve` built from this tree, GOMAXPROCS default, DB_MAX_CONNS=%d, LOG_LEVEL=warn, the outbox dispatcher off (OUTBOX_DISPATCHER_ENABLED=false), "+
+	w("- `gatehouse serve` built from this tree, GOMAXPROCS default, GOGC unset (so the binary's own 400), DB_MAX_CONNS=%d, LOG_LEVEL=warn, the outbox dispatcher off (OUTBOX_DISPATCHER_ENABLED=false), "+
 		"S3 (and every other AWS service and the mail API) pointed at a local S3 server on loopback that counts requests, TRUSTED_PROXIES=127.0.0.1/32.\n", o.DBMaxConns)
 	if len(o.ServerEnv) > 0 {
 		w("- Extra settings of the server for this run: `%s`.\n", strings.Join(o.ServerEnv, "`, `"))
@@ -433,7 +433,7 @@ func (rep *Report) Markdown() string {
 	if o.Gatehouse != "" {
 		w("- The server binary was given (`-gatehouse`), not built from this tree.\n")
 	}
-	w("- Load generator: Go, in the harness, a minimal HTTP/1.1 keep-alive client per connection; each request picks a random seeded user's bearer token (and, for the hot read, a random upload of that user).\n")
+	w("- Load generator: Go, in the harness, one OS thread driving every keep-alive connection with epoll and non-blocking sockets, as wrk does (a minimal HTTP/1.1 client); each request picks a random seeded user's bearer token (and, for the hot read, a random upload of that user).\n")
 	w("- Login: each request signs in another user (round robin) with its own X-Forwarded-For address, so neither rate limit refuses it; the limiter's statements still run.\n")
 	w("- Verdicts: run in a worker process (this program's binary), C goroutines each applying a GuardDuty \"NO_THREATS_FOUND\" event through the Lambda function's path "+
 		"(envelope, guardduty.Decode, app.Uploads.HandleVerdict: promotion, copy, event) over the PostgreSQL store and the in-memory object store. "+
