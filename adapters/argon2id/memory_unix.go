@@ -11,7 +11,8 @@ import (
 
 // mapBlocks returns n argon2 blocks in an anonymous private mapping, outside
 // the Go heap so that they do not raise the GC's heap target, and the
-// mapping. If mapping fails the blocks are on the Go heap and the mapping is
+// mapping, advised to use huge pages where the system has them (see
+// adviseHugePages). If mapping fails the blocks are on the Go heap and the mapping is
 // nil.
 func mapBlocks(n uint32) ([]argon2.Block, []byte) {
 	size := int(n) * int(unsafe.Sizeof(argon2.Block{}))
@@ -19,6 +20,7 @@ func mapBlocks(n uint32) ([]argon2.Block, []byte) {
 	if err != nil {
 		return make([]argon2.Block, n), nil
 	}
+	adviseHugePages(m)
 	// A mapping is page-aligned, so aligned for the blocks' uint64s.
 	return unsafe.Slice((*argon2.Block)(unsafe.Pointer(unsafe.SliceData(m))), n), m
 }
