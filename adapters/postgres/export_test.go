@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain"
@@ -36,9 +37,16 @@ const (
 // of its own.
 const UploadColumns = uploadColumns
 
-// ScanUpload reads the columns of UploadColumns from row.
+// ScanUpload reads the columns of UploadColumns from row, which must come
+// from QueryRow (possibly wrapped).
 func ScanUpload(row interface{ Scan(dest ...any) error }) (domain.Upload, error) {
 	return scanUpload(row)
+}
+
+// QueryRow runs a single-row statement the way the store's own do: on the
+// pgx pool outside a transaction.
+func QueryRow(s *Store, ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error } {
+	return s.queryRow(ctx, query, args...)
 }
 
 // QueueClaimSQL is the dispatcher's claim, for the plan test.

@@ -11,7 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse/domain"
 )
 
-
 // Statements on the pool and in transactions share one set of at most
 // maxConns connections, and closing the handle closes every one of them.
 func TestStorePoolIsBoundedAndClosedWithTheHandle(t *testing.T) {

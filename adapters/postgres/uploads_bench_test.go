@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"runtime"
@@ -41,7 +40,7 @@ WHERE s.token_hash = $1`
 // prefixed scans a row whose first columns go to pre and the rest to what
 // Scan is given, so ScanUpload can read the upload's part of a joined row.
 type prefixed struct {
-	row *sql.Row
+	row interface{ Scan(dest ...any) error }
 	pre []any
 }
 
@@ -176,9 +175,9 @@ func BenchmarkAuthenticatedUploadByID(b *testing.B) {
 			user      domain.User
 			tokenHash []byte
 			email     string
-			verified  sql.NullTime
+			verified  *time.Time
 		)
-		row := db.DB.QueryRowContext(ctx, sessionUploadSQL, tg.hash[:], tg.uploadID)
+		row := postgres.QueryRow(s, ctx, sessionUploadSQL, tg.hash[:], tg.uploadID)
 		_, err := postgres.ScanUpload(prefixed{row, []any{
 			&sess.ID, &sess.UserID, &tokenHash, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
 			&email, &user.PasswordHash, &verified, &user.CreatedAt, &user.UpdatedAt,
