@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 
 	"github.com/gatehouse/gatehouse/domain"
@@ -26,15 +27,17 @@ var _ ports.OutboxQueue = (*OutboxQueue)(nil)
 // recorded only while locked_until still holds the claim's value, which
 // fences off a dispatcher whose lease ran out and whose row was claimed
 // again. Statements use placeholders, so pgx prepares each once per
-// connection; they run on the pool, never in a caller's transaction.
+// connection; they run on the pool (pgx's own when Open made db), never in
+// a caller's transaction.
 type OutboxQueue struct {
-	db *sql.DB
+	db   *sql.DB
+	pool *pgxpool.Pool
 }
 
 // NewOutboxQueue returns the queue over db, normally the app role's
 // connection from Open.
 func NewOutboxQueue(db *bun.DB) *OutboxQueue {
-	return &OutboxQueue{db: db.DB}
+	return &OutboxQueue{db: db.DB, pool: poolOf(db.DB)}
 }
 
 // A row is due when it is pending, its time has come and no live claim holds
@@ -84,11 +87,11 @@ func (q *OutboxQueue) Claim(ctx context.Context, now time.Time, limit int, lease
 	if limit < 1 || lease <= 0 {
 		return nil, domain.Wrap(domain.KindInternal, op, errors.New("limit and lease must be positive"))
 	}
-	rows, err := q.db.QueryContext(ctx, queueClaimSQL, now, now.Add(lease), limit)
+	rows, done, err := queryDirect(ctx, q.pool, q.db, queueClaimSQL, now, now.Add(lease), limit)
 	if err != nil {
 		return nil, translate(op, err)
 	}
-	defer rows.Close()
+	defer done()
 	var out []domain.OutboxDelivery
 	for rows.Next() {
 		var d domain.OutboxDelivery
@@ -137,11 +140,7 @@ func (q *OutboxQueue) settle(ctx context.Context, op, query string, args ...any)
 	if id, _ := args[0].(string); !domain.ValidID(id) {
 		return claimLost(op) // no row can have it; the database would refuse it as uuid
 	}
-	res, err := q.db.ExecContext(ctx, query, args...)
-	if err != nil {
-		return translate(op, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := execDirect(ctx, q.pool, q.db, query, args...)
 	if err != nil {
 		return translate(op, err)
 	}
@@ -178,7 +177,7 @@ func (q *OutboxQueue) Release(ctx context.Context, claims []domain.OutboxClaim) 
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := q.db.ExecContext(ctx, queueReleaseSQL, ids, until)
+	_, err := execDirect(ctx, q.pool, q.db, queueReleaseSQL, ids, until)
 	return translate(op, err)
 }
 
@@ -186,11 +185,11 @@ func (q *OutboxQueue) Release(ctx context.Context, claims []domain.OutboxClaim) 
 // rows only.
 func (q *OutboxQueue) Stats(ctx context.Context, now time.Time) (map[domain.OutboxKind]domain.OutboxDepth, error) {
 	const op = "postgres.OutboxQueue.Stats"
-	rows, err := q.db.QueryContext(ctx, queueStatsSQL, now)
+	rows, done, err := queryDirect(ctx, q.pool, q.db, queueStatsSQL, now)
 	if err != nil {
 		return nil, translate(op, err)
 	}
-	defer rows.Close()
+	defer done()
 	out := map[domain.OutboxKind]domain.OutboxDepth{}
 	for rows.Next() {
 		var kind string

@@ -95,18 +95,57 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScan
 // exec runs a statement without a result like queryRow and returns the
 // number of rows it affected.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if _, ok := s.tx(ctx); ok || s.pool == nil {
+	if _, ok := s.tx(ctx); ok {
 		res, err := s.conn(ctx).ExecContext(ctx, query, args...)
 		if err != nil {
 			return 0, err
 		}
 		return res.RowsAffected()
 	}
-	tag, err := s.pool.Exec(ctx, query, args...)
+	return execDirect(ctx, s.pool, s.db.DB, query, args...)
+}
+
+// execDirect runs a statement without a result outside any transaction: on
+// pool when there is one, else on db. It returns the number of rows the
+// statement affected.
+func execDirect(ctx context.Context, pool *pgxpool.Pool, db *sql.DB, query string, args ...any) (int64, error) {
+	if pool != nil {
+		tag, err := pool.Exec(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return tag.RowsAffected(), nil
+	}
+	res, err := db.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
-	return tag.RowsAffected(), nil
+	return res.RowsAffected()
+}
+
+// rowIter is the part of *sql.Rows and pgx.Rows that reading a result
+// needs.
+type rowIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// queryDirect runs a statement outside any transaction like execDirect and
+// returns its rows, with the function that releases them.
+func queryDirect(ctx context.Context, pool *pgxpool.Pool, db *sql.DB, query string, args ...any) (rowIter, func(), error) {
+	if pool != nil {
+		rows, err := pool.Query(ctx, query, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, rows.Close, nil
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rows, func() { _ = rows.Close() }, nil
 }
 
 // rowScanner is *sql.Row, *sql.Rows or pgx.Row.
