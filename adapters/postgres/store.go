@@ -18,13 +18,14 @@ import (
 // of them take part in the transaction WithinTx carries in the context.
 //
 // Every statement is written with PostgreSQL placeholders ($1, $2...) and run
-// on the *sql.DB or *sql.Tx under bun, never through bun's own Exec/Query:
-// bun writes argument values into the SQL text, so each call would be a new
-// statement that pgx must parse and plan again (and that evicts the useful
-// ones from its per-connection cache). With placeholders the text is fixed,
-// pgx prepares it once per connection and afterwards sends only the values.
-// The statements are few and small, so they are plain SQL rather than bun
-// models.
+// on the *sql.Tx of the transaction in the context, or else on the pgx pool
+// behind the handle (see Open; the *sql.DB for a handle not made by Open),
+// never through bun's own Exec/Query: bun writes argument values into the
+// SQL text, so each call would be a new statement that pgx must parse and
+// plan again (and that evicts the useful ones from its per-connection
+// cache). With placeholders the text is fixed, pgx prepares it once per
+// connection and afterwards sends only the values. The statements are few
+// and small, so they are plain SQL rather than bun models.
 type Store struct {
 	db *bun.DB
 	// pool is the pgx pool behind db when Open made it (nil otherwise):
