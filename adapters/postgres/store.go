@@ -106,6 +106,20 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 	return execDirect(ctx, s.pool, s.db.DB, query, args...)
 }
 
+// query runs a statement that returns rows, on the transaction ctx carries
+// or else like queryDirect, and returns the rows with the function that
+// releases them.
+func (s *Store) query(ctx context.Context, query string, args ...any) (rowIter, func(), error) {
+	if tx, ok := s.tx(ctx); ok {
+		rows, err := tx.Tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, func() { _ = rows.Close() }, nil
+	}
+	return queryDirect(ctx, s.pool, s.db.DB, query, args...)
+}
+
 // execDirect runs a statement without a result outside any transaction: on
 // pool when there is one, else on db. It returns the number of rows the
 // statement affected.

@@ -152,18 +152,19 @@ func (s *Store) ListUploads(ctx context.Context, ownerID string, limit int, afte
 		return page, nil
 	}
 	var (
-		rows *sql.Rows
+		rows rowIter
+		done func()
 		err  error
 	)
 	if after == nil {
-		rows, err = s.conn(ctx).QueryContext(ctx, uploadFirstPageSQL, ownerID, limit+1)
+		rows, done, err = s.query(ctx, uploadFirstPageSQL, ownerID, limit+1)
 	} else {
-		rows, err = s.conn(ctx).QueryContext(ctx, uploadNextPageSQL, ownerID, after.CreatedAt, after.ID, limit+1)
+		rows, done, err = s.query(ctx, uploadNextPageSQL, ownerID, after.CreatedAt, after.ID, limit+1)
 	}
 	if err != nil {
 		return ports.UploadPage{}, translate(op, err)
 	}
-	all, err := scanUploads(rows)
+	all, err := scanUploads(rows, done)
 	if err != nil {
 		return ports.UploadPage{}, translate(op, err)
 	}
@@ -237,11 +238,11 @@ func (s *Store) StaleUploads(ctx context.Context, status domain.UploadStatus, ol
 	case !status.Valid():
 		return nil, domain.Wrap(domain.KindInternal, op, fmt.Errorf("unknown upload status %q", status))
 	}
-	rows, err := s.conn(ctx).QueryContext(ctx, staleUploadsSQL, string(status), olderThan, limit)
+	rows, done, err := s.query(ctx, staleUploadsSQL, string(status), olderThan, limit)
 	if err != nil {
 		return nil, translate(op, err)
 	}
-	out, err := scanUploads(rows)
+	out, err := scanUploads(rows, done)
 	if err != nil {
 		return nil, translate(op, err)
 	}
@@ -352,8 +353,8 @@ func scanUpload(row rowScanner) (domain.Upload, error) {
 }
 
 // scanUploads reads every row and closes rows.
-func scanUploads(rows *sql.Rows) ([]domain.Upload, error) {
-	defer rows.Close()
+func scanUploads(rows rowIter, done func()) ([]domain.Upload, error) {
+	defer done()
 	out := []domain.Upload{}
 	for rows.Next() {
 		u, err := scanUpload(rows)

@@ -116,10 +116,12 @@ func TestUploadRoundTripsEdgeValues(t *testing.T) {
 				if d := cmp.Diff(got, u, uploadCmp); d != "" {
 					t.Errorf("UploadByID in a transaction (-got +want):\n%s", d)
 				}
+				listed(t, ctx, s, u, "in a transaction")
 				return nil
 			}); err != nil {
 				t.Fatalf("UploadByID in a transaction: %v", err)
 			}
+			listed(t, ctx, s, u, "outside a transaction")
 			// The same through UpdateUpload, from a row that had none of it.
 			plain := newUploadValue(t, owner)
 			if err := s.CreateUpload(ctx, plain); err != nil {
@@ -144,6 +146,24 @@ func TestUploadRoundTripsEdgeValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listed checks that the owner's list holds u as it went in.
+func listed(t *testing.T, ctx context.Context, s *postgres.Store, u domain.Upload, where string) {
+	t.Helper()
+	page, err := s.ListUploads(ctx, u.OwnerID, ports.MaxUploadPage, nil)
+	if err != nil {
+		t.Fatalf("ListUploads %s: %v", where, err)
+	}
+	for _, got := range page.Uploads {
+		if got.ID == u.ID {
+			if d := cmp.Diff(got, u, uploadCmp); d != "" {
+				t.Errorf("ListUploads %s (-got +want):\n%s", where, d)
+			}
+			return
+		}
+	}
+	t.Errorf("ListUploads %s: upload %s missing", where, u.ID)
 }
 
 // What the uploads table refuses comes back as the kinds the port and the
