@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -157,5 +158,73 @@ func TestRunLoadRefused(t *testing.T) {
 	// One attempt per client per millisecond at most.
 	if res.Errors > 2*110 {
 		t.Errorf("%d connect attempts in 100 ms: the loop spins", res.Errors)
+	}
+}
+
+// rawServer answers every request on every connection with reply (then
+// closes the connection when closeAfter), without parsing more than the
+// request's head.
+func rawServer(t *testing.T, reply string, closeAfter bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil || n == 0 {
+						return
+					}
+					if _, err := c.Write([]byte(reply)); err != nil || closeAfter {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// Answers the loop cannot take are errors, named in FirstErr, and the loop
+// carries on with fresh connections.
+func TestRunLoadBrokenAnswers(t *testing.T) {
+	build := func(_ *rand.Rand, buf []byte) ([]byte, int) { return httpRequest(buf, "GET", "/", nil, nil), 200 }
+	tests := []struct {
+		name, reply string
+		closeAfter  bool
+		wantErr     string
+	}{
+		// Written at once, so they normally arrive in one read; if the
+		// second came apart, the loop would see bytes with no request
+		// outstanding instead.
+		{"two responses to one request", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, "more bytes than one response|no request outstanding"},
+		{"closed in the middle of a body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", true, "in the middle of a response"},
+		{"closed before answering", "", true, "connection closed by the server"},
+		{"not HTTP", "SSH-2.0-OpenSSH\r\n\r\n", false, errBadResponse.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := rawServer(t, tt.reply, tt.closeAfter)
+			res := runLoad(addr, 2, newWindow(0, 100*time.Millisecond), build, 1)
+			named := slices.ContainsFunc(strings.Split(tt.wantErr, "|"), func(w string) bool { return strings.Contains(res.FirstErr, w) })
+			// (A response that came apart from the extra bytes counts
+			// before they show up.)
+			if (res.Requests != 0 && !strings.Contains(tt.wantErr, "|")) || res.Errors == 0 || !named {
+				t.Errorf("got %d ok, %d errors, first %q; want only errors, the first saying %q", res.Requests, res.Errors, res.FirstErr, tt.wantErr)
+			}
+			if res.Errors < 4 {
+				t.Errorf("only %d errors in 100 ms: the loop did not go on after the first", res.Errors)
+			}
+		})
 	}
 }
