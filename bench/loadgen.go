@@ -1,12 +1,12 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -43,11 +43,12 @@ func httpRequest(buf []byte, method, path string, headers []string, body []byte)
 	return append(buf, body...)
 }
 
-// httpConn is one keep-alive client connection.
+// httpConn is one blocking keep-alive client connection, for the odd
+// request outside a load run (readiness, statement capture).
 type httpConn struct {
 	addr   string
 	conn   net.Conn
-	br     *bufio.Reader
+	in     []byte
 	closed bool
 }
 
@@ -70,129 +71,48 @@ func (c *httpConn) do(req []byte, want int) (int, []byte, error) {
 			_ = tc.SetNoDelay(true)
 		}
 		c.conn, c.closed = conn, false
-		if c.br == nil {
-			c.br = bufio.NewReaderSize(conn, 16<<10)
-		} else {
-			c.br.Reset(conn)
-		}
 	}
 	_ = c.conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := c.conn.Write(req); err != nil {
 		c.close()
 		return 0, nil, err
 	}
-	status, body, err := c.readResponse(want)
-	if err != nil {
+	r, err := c.readResponse(want)
+	if err != nil || r.Close {
 		c.close()
 	}
-	return status, body, err
+	return r.Status, r.Body, err
 }
 
 var errBadResponse = errors.New("malformed HTTP response")
 
-func (c *httpConn) readResponse(want int) (int, []byte, error) {
-	line, err := c.readLine()
-	if err != nil {
-		return 0, nil, err
-	}
-	// "HTTP/1.1 200 OK"
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
-		return 0, nil, errBadResponse
-	}
-	status, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return 0, nil, errBadResponse
-	}
-	length, chunked, closeAfter := int64(-1), false, false
+// readResponse reads until the buffer holds one whole response, with
+// parseResponse.
+func (c *httpConn) readResponse(want int) (parsedResponse, error) {
+	c.in = c.in[:0]
 	for {
-		h, err := c.readLine()
-		if err != nil {
-			return 0, nil, err
-		}
-		if len(h) == 0 {
-			break
-		}
-		name, val, ok := bytes.Cut(h, []byte(":"))
-		if !ok {
-			return 0, nil, errBadResponse
-		}
-		val = bytes.TrimSpace(val)
+		r, err := parseResponse(c.in, want)
 		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			if length, err = strconv.ParseInt(string(val), 10, 64); err != nil {
-				return 0, nil, errBadResponse
+		case err == nil && r.Len != len(c.in):
+			return parsedResponse{}, errors.New("more bytes than one response")
+		case err == nil:
+			r.Body = bytes.Clone(r.Body)
+			return r, nil
+		case !errors.Is(err, errIncomplete):
+			return parsedResponse{}, err
+		}
+		if len(c.in) == cap(c.in) {
+			c.in = slices.Grow(c.in, max(16<<10, cap(c.in)))
+		}
+		n, err := c.conn.Read(c.in[len(c.in):cap(c.in)])
+		c.in = c.in[:len(c.in)+n]
+		if n == 0 && err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
 			}
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = bytes.EqualFold(val, []byte("chunked"))
-		case bytes.EqualFold(name, []byte("Connection")):
-			closeAfter = bytes.EqualFold(val, []byte("close"))
+			return parsedResponse{}, err
 		}
 	}
-	var keep []byte
-	keepBody := status != want
-	read := func(n int64) error {
-		if keepBody && len(keep) < 512 {
-			b, err := c.br.Peek(int(min(n, 512-int64(len(keep)), int64(c.br.Size()))))
-			if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-				return err
-			}
-			keep = append(keep, b...)
-		}
-		_, err := c.br.Discard(int(n))
-		return err
-	}
-	switch {
-	case chunked:
-		for {
-			l, err := c.readLine()
-			if err != nil {
-				return 0, nil, err
-			}
-			if i := bytes.IndexByte(l, ';'); i >= 0 {
-				l = l[:i]
-			}
-			n, err := strconv.ParseInt(string(bytes.TrimSpace(l)), 16, 64)
-			if err != nil {
-				return 0, nil, errBadResponse
-			}
-			if n == 0 {
-				for { // trailers
-					t, err := c.readLine()
-					if err != nil {
-						return 0, nil, err
-					}
-					if len(t) == 0 {
-						break
-					}
-				}
-				break
-			}
-			if err := read(n); err != nil {
-				return 0, nil, err
-			}
-			if _, err := c.readLine(); err != nil {
-				return 0, nil, err
-			}
-		}
-	case length > 0:
-		if err := read(length); err != nil {
-			return 0, nil, err
-		}
-	case length < 0 && status != 204 && status != 304:
-		return 0, nil, errors.New("response without Content-Length or chunked encoding")
-	}
-	if closeAfter {
-		c.close()
-	}
-	return status, keep, nil
-}
-
-func (c *httpConn) readLine() ([]byte, error) {
-	line, err := c.br.ReadSlice('\n')
-	if err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(line, "\r\n"), nil
 }
 
 // loadResult is what one closed-loop run measured.

@@ -228,3 +228,44 @@ func TestRunLoadBrokenAnswers(t *testing.T) {
 		})
 	}
 }
+
+// The blocking client reads one whole response with the same parser, and
+// refuses what the loop refuses.
+func TestHTTPConn(t *testing.T) {
+	req := httpRequest(nil, "GET", "/", nil, nil)
+	tests := []struct {
+		name, reply string
+		closeAfter  bool
+		status      int
+		body        string
+		wantErr     string
+	}{
+		{name: "kept body of an unexpected status", reply: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", status: 503, body: "busy"},
+		{name: "connection close", reply: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", closeAfter: true, status: 200},
+		{name: "two responses", reply: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", wantErr: "more bytes than one response"},
+		{name: "closed mid-body", reply: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", closeAfter: true, wantErr: "unexpected EOF"},
+		{name: "not HTTP", reply: "SSH-2.0-OpenSSH\r\n\r\n", wantErr: errBadResponse.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &httpConn{addr: rawServer(t, tt.reply, tt.closeAfter)}
+			defer c.close()
+			status, body, err := c.do(req, 200)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %d %q %v, want an error saying %q", status, body, err, tt.wantErr)
+				}
+				if !c.closed {
+					t.Error("the connection stays open after a broken answer")
+				}
+				return
+			}
+			if err != nil || status != tt.status || string(body) != tt.body {
+				t.Fatalf("got %d %q %v, want %d %q", status, body, err, tt.status, tt.body)
+			}
+			if c.closed != tt.closeAfter {
+				t.Errorf("closed after the answer: got %v, want %v", c.closed, tt.closeAfter)
+			}
+		})
+	}
+}
