@@ -14,6 +14,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	smithyauth "github.com/aws/smithy-go/auth"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/gatehouse/gatehouse/ports"
@@ -73,7 +74,7 @@ func newHandPresigner(ctx context.Context, o awss3.Options, bucket string) *hand
 	}
 	u := e.URI
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
-		u.RawPath != "" || escapeKey(u.Path) != u.Path {
+		u.RawPath != "" || httpbinding.EscapePath(u.Path, false) != u.Path {
 		return nil
 	}
 	opts, ok := smithyauth.GetAuthOptions(&e.Properties)
@@ -172,10 +173,13 @@ func (p *handPresigner) presign(ctx context.Context, method, key, query string, 
 	r := &http.Request{
 		Method: method,
 		URL: &url.URL{
-			Scheme:   p.scheme,
-			Host:     p.host,
-			Path:     p.pathPrefix + key,
-			RawPath:  p.pathPrefix + escapeKey(key),
+			Scheme: p.scheme,
+			Host:   p.host,
+			Path:   p.pathPrefix + key,
+			// Escaped once, as the SDK does for S3 keys: every byte but
+			// A-Z a-z 0-9 - . _ ~ and '/' as %XX; the signer leaves the
+			// path as is (DisableURIPathEscaping).
+			RawPath:  p.pathPrefix + httpbinding.EscapePath(key, false),
 			RawQuery: query,
 		},
 		Header:        header,
@@ -191,34 +195,4 @@ func (p *handPresigner) presign(ctx context.Context, method, key, query string, 
 		Headers:   clientHeaders(signed),
 		ExpiresAt: at.Add(expires.Truncate(time.Second)),
 	}, nil
-}
-
-// escapeKey escapes an object key for the path as the SDK does for S3
-// (smithy's httpbinding.EscapePath without escaping '/'): every byte but
-// A-Z a-z 0-9 - . _ ~ and '/' becomes %XX (uppercase hex). The signer then
-// leaves the path as is (S3 does not escape it twice).
-func escapeKey(key string) string {
-	n := 0
-	for i := 0; i < len(key); i++ {
-		if !keepInPath(key[i]) {
-			n++
-		}
-	}
-	if n == 0 {
-		return key
-	}
-	const upperhex = "0123456789ABCDEF"
-	b := make([]byte, 0, len(key)+2*n)
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; keepInPath(c) {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', upperhex[c>>4], upperhex[c&0x0f])
-		}
-	}
-	return string(b)
-}
-
-func keepInPath(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/'
 }
