@@ -47,6 +47,15 @@ type UploadStore interface {
 	// error, so nobody learns that someone else's upload exists.
 	UploadByID(ctx context.Context, id, ownerID string) (domain.Upload, error)
 
+	// UploadForSession is SessionStore.SessionByTokenHash and UploadByID of
+	// the session's user in one read, so that the hot read (GET
+	// /v1/uploads/{id}) costs one database round trip. It returns the
+	// session and its user as SessionByTokenHash does (with the same error
+	// for an unknown hash, and no lifetime checks), and the upload, or nil
+	// wherever UploadByID would be domain.KindNotFound: an unknown or
+	// malformed id, another user's upload, a deleted one.
+	UploadForSession(ctx context.Context, hash domain.TokenHash, id string) (domain.Session, domain.User, *domain.Upload, error)
+
 	// ListUploads returns up to limit (1 to MaxUploadPage) of the owner's
 	// uploads that are not deleted, newest first: by creation time, then by
 	// id, both descending. With after, the page starts just after that

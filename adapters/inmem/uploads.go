@@ -270,6 +270,24 @@ func (s *UploadStore) UploadByID(ctx context.Context, id, ownerID string) (domai
 	return uploadRow(u), nil
 }
 
+// UploadForSession reads the session and its user from the Store the
+// UploadStore was made over, then the user's upload as UploadByID does: an
+// upload the user cannot see is nil. Lifetimes are not checked.
+func (s *UploadStore) UploadForSession(ctx context.Context, hash domain.TokenHash, id string) (domain.Session, domain.User, *domain.Upload, error) {
+	sess, user, err := s.store.SessionByTokenHash(ctx, hash)
+	if err != nil {
+		return domain.Session{}, domain.User{}, nil, err
+	}
+	u, err := s.UploadByID(ctx, id, user.ID)
+	if domain.IsKind(err, domain.KindNotFound) {
+		return sess, user, nil, nil
+	}
+	if err != nil {
+		return domain.Session{}, domain.User{}, nil, err
+	}
+	return sess, user, &u, nil
+}
+
 // compareNewestFirst orders uploads by creation time, then id, both
 // descending.
 func compareNewestFirst(a, b domain.Upload) int {

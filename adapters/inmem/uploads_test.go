@@ -16,7 +16,7 @@ func TestUploadStoreContract(t *testing.T) {
 	porttest.RunUploadStore(t, func(t *testing.T) porttest.UploadStores {
 		s := inmem.NewStore()
 		u := inmem.NewUploadStore(s)
-		return porttest.UploadStores{Tx: u, Uploads: u, Users: s}
+		return porttest.UploadStores{Tx: u, Uploads: u, Users: s, Sessions: s}
 	})
 }
 

@@ -1,10 +1,7 @@
 package postgres
 
 import (
-	"context"
 	"time"
-
-	"github.com/gatehouse/gatehouse/domain"
 )
 
 // SetProbeClock lets tests control the probe's schema-check cache.
@@ -32,22 +29,6 @@ const (
 	PurgeSessionsSQL   = purgeSessionsSQL
 	PurgeTokensSQL     = purgeTokensSQL
 )
-
-// UploadColumns and ScanUpload let a benchmark read uploads with a statement
-// of its own.
-const UploadColumns = uploadColumns
-
-// ScanUpload reads the columns of UploadColumns from row, which must come
-// from QueryRow (possibly wrapped).
-func ScanUpload(row interface{ Scan(dest ...any) error }) (domain.Upload, error) {
-	return scanUpload(row)
-}
-
-// QueryRow runs a single-row statement the way the store's own do: on the
-// pgx pool outside a transaction.
-func QueryRow(s *Store, ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error } {
-	return s.queryRow(ctx, query, args...)
-}
 
 // QueueClaimSQL is the dispatcher's claim, for the plan test.
 const QueueClaimSQL = queueClaimSQL

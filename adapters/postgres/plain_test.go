@@ -43,7 +43,7 @@ func TestContractsWithoutPgxPool(t *testing.T) {
 		db := openPlainAppDB(t)
 		porttest.RunUploadStore(t, func(t *testing.T) porttest.UploadStores {
 			s := postgres.NewStore(db)
-			return porttest.UploadStores{Tx: s, Uploads: s, Users: s}
+			return porttest.UploadStores{Tx: s, Uploads: s, Users: s, Sessions: s}
 		})
 	})
 	t.Run("outbox queue", func(t *testing.T) {

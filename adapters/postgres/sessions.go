@@ -30,31 +30,15 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
 // SessionByTokenHash implements ports.SessionStore with one joined SELECT.
 func (s *Store) SessionByTokenHash(ctx context.Context, hash domain.TokenHash) (domain.Session, domain.User, error) {
 	const op = "postgres.Store.SessionByTokenHash"
-	var (
-		sess      domain.Session
-		u         domain.User
-		tokenHash []byte
-		email     string
-		verified  *time.Time
-	)
-	err := s.queryRow(ctx, sessionByTokenHash, hash[:]).Scan(
-		&sess.ID, &sess.UserID, &tokenHash, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
-		&email, &u.PasswordHash, &verified, &u.CreatedAt, &u.UpdatedAt)
+	var r sessionRow
+	err := s.queryRow(ctx, sessionByTokenHash, hash[:]).Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Session{}, domain.User{}, domain.InvalidSessionError()
 	}
 	if err != nil {
 		return domain.Session{}, domain.User{}, translate(op, err)
 	}
-	if sess.TokenHash, err = domain.TokenHashFromBytes(tokenHash); err != nil {
-		return domain.Session{}, domain.User{}, err
-	}
-	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = utc(sess.CreatedAt), utc(sess.LastSeenAt), utc(sess.ExpiresAt)
-	u.ID = sess.UserID
-	u.Email = domain.RestoreEmail(email)
-	u.EmailVerifiedAt = utcPtr(verified)
-	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
-	return sess, u, nil
+	return r.values()
 }
 
 // TouchSession implements ports.SessionStore. Like domain.Session.Touch it
@@ -102,3 +86,91 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) (
 	}
 	return int(n), nil
 }
+
+// uploadForSessionSQL is sessionByTokenHash with the user's upload $2
+// left-joined: one row whenever the session exists, whatever the upload.
+// upload_found tells whether the user has that upload (and it is not
+// deleted); when not, the upload's columns are NULL, and those NOT NULL in
+// the table are read as zero values instead so that the row scans into
+// scanUpload's destinations either way. The upload's columns are
+// uploadColumns, in their order (TestUploadForSessionColumns).
+const uploadForSessionSQL = `SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at,
+	u.email, u.password_hash, u.email_verified_at, u.created_at, u.updated_at,
+	up.id IS NOT NULL AS upload_found,
+	COALESCE(up.id, '00000000-0000-0000-0000-000000000000'), COALESCE(up.owner_id, '00000000-0000-0000-0000-000000000000'),
+	COALESCE(up.bucket, ''), COALESCE(up.key, ''), COALESCE(up.created_at, 'epoch'),
+	COALESCE(up.filename, ''), COALESCE(up.content_type, ''), COALESCE(up.size_bytes, 0), up.sha256, COALESCE(up.status, ''),
+	up.version_id, up.etag, up.completed_at, up.verdict,
+	up.scan_result, up.scan_code, up.scan_reason, up.scan_threats, up.scan_completed_at,
+	COALESCE(up.updated_at, 'epoch')
+FROM sessions s JOIN users u ON u.id = s.user_id
+LEFT JOIN uploads up ON up.id = $2 AND up.owner_id = s.user_id AND up.status <> 'deleted'
+WHERE s.token_hash = $1`
+
+// UploadForSession implements ports.UploadStore with one joined SELECT. An
+// id that is not a UUID names no upload: the session is read alone.
+func (s *Store) UploadForSession(ctx context.Context, hash domain.TokenHash, id string) (domain.Session, domain.User, *domain.Upload, error) {
+	const op = "postgres.Store.UploadForSession"
+	if !domain.ValidID(id) {
+		sess, u, err := s.SessionByTokenHash(ctx, hash)
+		return sess, u, nil, err
+	}
+	var (
+		sr    sessionRow
+		found bool
+	)
+	up, err := scanUpload(prefixedRow{row: s.queryRow(ctx, uploadForSessionSQL, hash[:], id), dest: append(sr.dest(), &found)})
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Session{}, domain.User{}, nil, domain.InvalidSessionError()
+	}
+	if err != nil {
+		return domain.Session{}, domain.User{}, nil, translate(op, err)
+	}
+	sess, u, err := sr.values()
+	if err != nil {
+		return domain.Session{}, domain.User{}, nil, err
+	}
+	if !found {
+		return sess, u, nil, nil
+	}
+	return sess, u, &up, nil
+}
+
+// sessionRow holds the scan destinations of a session joined with its
+// user, in sessionByTokenHash's column order.
+type sessionRow struct {
+	sess      domain.Session
+	u         domain.User
+	tokenHash []byte
+	email     string
+	verified  *time.Time
+}
+
+func (r *sessionRow) dest() []any {
+	return []any{&r.sess.ID, &r.sess.UserID, &r.tokenHash, &r.sess.CreatedAt, &r.sess.LastSeenAt, &r.sess.ExpiresAt,
+		&r.email, &r.u.PasswordHash, &r.verified, &r.u.CreatedAt, &r.u.UpdatedAt}
+}
+
+// values returns the session and user scanned, times in UTC.
+func (r *sessionRow) values() (domain.Session, domain.User, error) {
+	sess, u := r.sess, r.u
+	var err error
+	if sess.TokenHash, err = domain.TokenHashFromBytes(r.tokenHash); err != nil {
+		return domain.Session{}, domain.User{}, err
+	}
+	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = utc(sess.CreatedAt), utc(sess.LastSeenAt), utc(sess.ExpiresAt)
+	u.ID = sess.UserID
+	u.Email = domain.RestoreEmail(r.email)
+	u.EmailVerifiedAt = utcPtr(r.verified)
+	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
+	return sess, u, nil
+}
+
+// prefixedRow is a row whose first columns go to dest and the rest to
+// whatever Scan is given.
+type prefixedRow struct {
+	row  rowScanner
+	dest []any
+}
+
+func (p prefixedRow) Scan(dest ...any) error { return p.row.Scan(append(p.dest, dest...)...) }

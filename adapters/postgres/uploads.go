@@ -42,8 +42,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 	= ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 WHERE id = $1`
 
-	// uploadByIDSQL is half of every authenticated GET /v1/uploads/{id}:
-	// a primary key lookup that also checks the owner.
+	// uploadByIDSQL is a primary key lookup that also checks the owner.
+	// (GET /v1/uploads/{id} reads the upload with its session instead:
+	// uploadForSessionSQL.)
 	uploadByIDSQL = `SELECT ` + uploadColumns + ` FROM uploads
 WHERE id = $1 AND owner_id = $2 AND status <> 'deleted'`
 
@@ -318,8 +319,7 @@ func scanUpload(row rowScanner) (domain.Upload, error) {
 	// pgx scans a text[] into a []string itself; database/sql hands over
 	// the array's text form, which bun's array scanner parses.
 	var threatsDest any = &threats
-	switch row.(type) {
-	case *sql.Row, *sql.Rows:
+	if viaDatabaseSQL(row) {
 		threatsDest = pgdialect.Array(&threats)
 	}
 	err := row.Scan(&u.ID, &u.OwnerID, &u.Bucket, &u.Key, &u.CreatedAt,
@@ -350,6 +350,18 @@ func scanUpload(row rowScanner) (domain.Upload, error) {
 		}
 	}
 	return u, nil
+}
+
+// viaDatabaseSQL reports whether row comes from database/sql rather than
+// straight from pgx.
+func viaDatabaseSQL(row rowScanner) bool {
+	switch r := row.(type) {
+	case *sql.Row, *sql.Rows:
+		return true
+	case prefixedRow:
+		return viaDatabaseSQL(r.row)
+	}
+	return false
 }
 
 // scanUploads reads every row and closes rows.

@@ -24,28 +24,6 @@ const (
 	benchUploadsPerOwner = 5
 )
 
-// sessionUploadSQL is the authenticated "get upload by id" as one joined
-// statement: the session and its user by token hash, and the upload by id if
-// that user owns it and it is not deleted (NULLs otherwise).
-const sessionUploadSQL = `SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at,
-	u.email, u.password_hash, u.email_verified_at, u.created_at, u.updated_at, up.*
-FROM sessions s
-JOIN users u ON u.id = s.user_id
-LEFT JOIN LATERAL (
-	SELECT ` + postgres.UploadColumns + ` FROM uploads
-	WHERE id = $2 AND owner_id = s.user_id AND status <> 'deleted'
-) up ON true
-WHERE s.token_hash = $1`
-
-// prefixed scans a row whose first columns go to pre and the rest to what
-// Scan is given, so ScanUpload can read the upload's part of a joined row.
-type prefixed struct {
-	row interface{ Scan(dest ...any) error }
-	pre []any
-}
-
-func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append(p.pre, dest...)...) }
-
 // cpuMeter reports, besides time per operation, the CPU time each operation
 // costs the benchmark process (go-cpu-us/op) and the PostgreSQL backends
 // serving db (pg-cpu-us/op). On a shared, busy machine wall time swings with
@@ -127,10 +105,9 @@ func backendCPU(b *testing.B, db *bun.DB) (map[int]time.Duration, bool) {
 
 // BenchmarkAuthenticatedUploadByID measures the hot read behind an
 // authenticated GET /v1/uploads/{id}, session lookup included, two ways:
-// as the ports do it today (SessionByTokenHash, then UploadByID: two
-// prepared statements, two round trips) and as one joined prepared
-// statement that a combined port method would send. Both decode into the
-// domain types.
+// as two prepared statements in two round trips (SessionByTokenHash, then
+// UploadByID) and as the one joined statement of UploadForSession, which
+// the API uses. Both decode into the domain types.
 func BenchmarkAuthenticatedUploadByID(b *testing.B) {
 	ctx := context.Background()
 	db := openAppDB(b)
@@ -170,26 +147,11 @@ func BenchmarkAuthenticatedUploadByID(b *testing.B) {
 		return err
 	}
 	joined := func(tg target) error {
-		var (
-			sess      domain.Session
-			user      domain.User
-			tokenHash []byte
-			email     string
-			verified  *time.Time
-		)
-		row := postgres.QueryRow(s, ctx, sessionUploadSQL, tg.hash[:], tg.uploadID)
-		_, err := postgres.ScanUpload(prefixed{row, []any{
-			&sess.ID, &sess.UserID, &tokenHash, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
-			&email, &user.PasswordHash, &verified, &user.CreatedAt, &user.UpdatedAt,
-		}})
-		if err != nil {
-			return err
+		_, _, u, err := s.UploadForSession(ctx, tg.hash, tg.uploadID)
+		if err == nil && u == nil {
+			err = fmt.Errorf("upload %s not found", tg.uploadID)
 		}
-		if sess.TokenHash, err = domain.TokenHashFromBytes(tokenHash); err != nil {
-			return err
-		}
-		user.ID, user.Email = sess.UserID, domain.RestoreEmail(email)
-		return nil
+		return err
 	}
 
 	for _, bc := range []struct {

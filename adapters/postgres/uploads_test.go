@@ -25,7 +25,7 @@ func TestUploadStoreContract(t *testing.T) {
 	db := openAppDB(t)
 	porttest.RunUploadStore(t, func(t *testing.T) porttest.UploadStores {
 		s := postgres.NewStore(db)
-		return porttest.UploadStores{Tx: s, Uploads: s, Users: s}
+		return porttest.UploadStores{Tx: s, Uploads: s, Users: s, Sessions: s}
 	})
 }
 

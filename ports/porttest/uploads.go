@@ -18,11 +18,13 @@ import (
 
 // UploadStores is one implementation of ports.UploadStore as the contract
 // suite sees it. Tx must be the unit of work of Uploads; Users stores the
-// owners that uploads belong to.
+// owners that uploads belong to, and Sessions the sessions that
+// UploadForSession reads.
 type UploadStores struct {
-	Tx      ports.Tx
-	Uploads ports.UploadStore
-	Users   ports.UserStore
+	Tx       ports.Tx
+	Uploads  ports.UploadStore
+	Users    ports.UserStore
+	Sessions ports.SessionStore
 }
 
 // RunUploadStore runs the ports.UploadStore contract against the
@@ -36,6 +38,7 @@ type UploadStores struct {
 func RunUploadStore(t *testing.T, newStores func(t *testing.T) UploadStores) {
 	t.Helper()
 	runUploadReads(t, newStores)
+	runUploadForSession(t, newStores)
 	runUploadList(t, newStores)
 	runUploadUpdate(t, newStores)
 	runStaleUploads(t, newStores)
@@ -304,6 +307,136 @@ func runUploadReads(t *testing.T, newStores func(t *testing.T) UploadStores) {
 			t.Fatalf("WithinTx: got error %v, want nil", err)
 		}
 		f.want(u)
+	})
+}
+
+// session stores and returns a session of user started at uploadsT0.
+func (f uploadFixture) session(user string) domain.Session {
+	f.t.Helper()
+	_, sess, err := domain.NewSession(rand.Reader, f.id(), user, uploadsT0, domain.DefaultSessionPolicy())
+	if err != nil {
+		f.t.Fatalf("NewSession: %v", err)
+	}
+	if err := f.Sessions.CreateSession(f.ctx, sess); err != nil {
+		f.t.Fatalf("CreateSession: %v", err)
+	}
+	return sess
+}
+
+func runUploadForSession(t *testing.T, newStores func(t *testing.T) UploadStores) {
+	t.Run("UploadForSession returns what SessionByTokenHash and UploadByID return", func(t *testing.T) {
+		t.Parallel()
+		f := newUploadFixture(t, newStores)
+		owner := f.owner()
+		sess := f.session(owner)
+		wantSess, wantUser, err := f.Sessions.SessionByTokenHash(f.ctx, sess.TokenHash)
+		if err != nil {
+			t.Fatalf("SessionByTokenHash: %v", err)
+		}
+		// One upload with every optional field empty, one with all set.
+		pending, settled := f.upload(owner, uploadsT0), f.settledUpload(owner)
+		if err := f.Uploads.CreateUpload(f.ctx, settled); err != nil {
+			t.Fatalf("CreateUpload: %v", err)
+		}
+		for _, u := range []domain.Upload{pending, settled} {
+			gotSess, gotUser, got, err := f.Uploads.UploadForSession(f.ctx, sess.TokenHash, u.ID)
+			if err != nil {
+				t.Fatalf("UploadForSession: got error %v, want nil", err)
+			}
+			if d := cmp.Diff(gotSess, wantSess, accountOpts); d != "" {
+				t.Errorf("UploadForSession's session (-got +want):\n%s", d)
+			}
+			if d := cmp.Diff(gotUser, wantUser, accountOpts); d != "" {
+				t.Errorf("UploadForSession's user (-got +want):\n%s", d)
+			}
+			if got == nil {
+				t.Fatalf("UploadForSession: got no upload, want %s", u.ID)
+			}
+			if d := cmp.Diff(*got, u, uploadOpts); d != "" {
+				t.Errorf("UploadForSession's upload (-got +want):\n%s", d)
+			}
+			if got.CreatedAt.Location() != time.UTC || gotSess.ExpiresAt.Location() != time.UTC {
+				t.Errorf("times: got zones %v and %v, want UTC", got.CreatedAt.Location(), gotSess.ExpiresAt.Location())
+			}
+		}
+	})
+
+	t.Run("UploadForSession returns the session without an upload the user cannot see", func(t *testing.T) {
+		t.Parallel()
+		f := newUploadFixture(t, newStores)
+		owner, other := f.owner(), f.owner()
+		sess := f.session(owner)
+		others := f.upload(other, uploadsT0)
+		deleted := f.newUpload(owner, uploadsT0)
+		deleted.MarkDeleted(uploadsT0.Add(time.Minute))
+		if err := f.Uploads.CreateUpload(f.ctx, deleted); err != nil {
+			t.Fatalf("CreateUpload: %v", err)
+		}
+		cases := []struct{ name, id string }{
+			{"another user's upload", others.ID},
+			{"an unknown id", f.id()},
+			{"a malformed id", "not-a-uuid"},
+			{"an empty id", ""},
+			{"a deleted upload", deleted.ID},
+		}
+		for _, tc := range cases {
+			gotSess, gotUser, got, err := f.Uploads.UploadForSession(f.ctx, sess.TokenHash, tc.id)
+			if err != nil {
+				t.Errorf("UploadForSession of %s: got error %v, want nil", tc.name, err)
+				continue
+			}
+			if got != nil {
+				t.Errorf("UploadForSession of %s: got upload %s, want none", tc.name, got.ID)
+			}
+			if gotSess.ID != sess.ID || gotUser.ID != owner {
+				t.Errorf("UploadForSession of %s: got session %s of user %s, want %s of %s", tc.name, gotSess.ID, gotUser.ID, sess.ID, owner)
+			}
+		}
+	})
+
+	t.Run("UploadForSession of an unknown token is invalid_session, whatever the upload", func(t *testing.T) {
+		t.Parallel()
+		f := newUploadFixture(t, newStores)
+		owner := f.owner()
+		u := f.upload(owner, uploadsT0)
+		var unknown domain.TokenHash
+		unknown[0] = 1
+		for _, id := range []string{u.ID, f.id(), "not-a-uuid"} {
+			_, _, got, err := f.Uploads.UploadForSession(f.ctx, unknown, id)
+			if got != nil {
+				t.Errorf("UploadForSession(%q): got upload %s, want none", id, got.ID)
+			}
+			switch {
+			case domain.KindOf(err) != domain.KindUnauthenticated:
+				t.Errorf("UploadForSession(%q): got error %v (kind %v), want kind %v", id, err, domain.KindOf(err), domain.KindUnauthenticated)
+			case domain.CodeOf(err) != domain.CodeSessionInvalid:
+				t.Errorf("UploadForSession(%q): got code %q, want %q", id, domain.CodeOf(err), domain.CodeSessionInvalid)
+			}
+		}
+	})
+
+	t.Run("UploadForSession inside a transaction sees its writes", func(t *testing.T) {
+		t.Parallel()
+		f := newUploadFixture(t, newStores)
+		owner := f.owner()
+		sess := f.session(owner)
+		u := f.newUpload(owner, uploadsT0)
+		err := f.Tx.WithinTx(f.ctx, func(ctx context.Context) error {
+			if err := f.Uploads.CreateUpload(ctx, u); err != nil {
+				return err
+			}
+			_, _, got, err := f.Uploads.UploadForSession(ctx, sess.TokenHash, u.ID)
+			if err != nil {
+				return err
+			}
+			if got == nil || got.ID != u.ID {
+				t.Errorf("UploadForSession inside the transaction: got %v, want upload %s", got, u.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("WithinTx: %v", err)
+		}
 	})
 }
 
