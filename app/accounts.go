@@ -373,6 +373,12 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (Principal, e
 	if err != nil {
 		return Principal{}, err
 	}
+	return a.admit(ctx, s, user)
+}
+
+// admit is the rest of Authenticate once the session and its user are
+// read: it checks the session's lifetimes and records its use when due.
+func (a *Accounts) admit(ctx context.Context, s domain.Session, user domain.User) (Principal, error) {
 	now := a.clock.Now()
 	if err := s.Check(now, a.cfg.Sessions); err != nil {
 		return Principal{}, err

@@ -309,9 +309,25 @@ func (s *Uploads) Complete(ctx context.Context, ownerID, id string) (domain.Uplo
 	return out, nil
 }
 
-// Get returns the owner's upload; anything else is KindNotFound.
-func (s *Uploads) Get(ctx context.Context, ownerID, id string) (domain.Upload, error) {
-	return s.stores.Uploads.UploadByID(ctx, id, ownerID)
+// GetForSession is accounts.Authenticate(token) followed by Get of the
+// signed-in user's upload id, in one store read (the hot read, GET
+// /v1/uploads/{id}, costs one database round trip). Session errors come
+// first and are Authenticate's; an upload the user cannot see is nil, not
+// an error, so that the caller knows who asked even then.
+func (s *Uploads) GetForSession(ctx context.Context, accounts *Accounts, token, id string) (Principal, *domain.Upload, error) {
+	hash, err := domain.ParseSessionToken(token)
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	sess, user, u, err := s.stores.Uploads.UploadForSession(ctx, hash, id)
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	p, err := accounts.admit(ctx, sess, user)
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	return p, u, nil
 }
 
 // UploadList is one page of an owner's uploads.

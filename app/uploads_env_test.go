@@ -153,9 +153,9 @@ func (e *uploadsEnv) handle(v domain.ScanVerdict) {
 // get returns the owner's upload, as stored.
 func (e *uploadsEnv) get(id string) domain.Upload {
 	e.t.Helper()
-	u, err := e.svc.Get(e.ctx, e.owner, id)
+	u, err := e.uploads.UploadByID(e.ctx, id, e.owner)
 	if err != nil {
-		e.t.Fatalf("Get: %v", err)
+		e.t.Fatalf("UploadByID: %v", err)
 	}
 	return u
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"mime"
@@ -523,8 +524,8 @@ func TestDownloadAndDelete(t *testing.T) {
 			t.Fatalf("Delete: %v", err)
 		}
 		e.wantObjects(u, false, false)
-		_, err := e.svc.Get(e.ctx, e.owner, u.ID)
-		wantKind(t, "Get after Delete", err, domain.KindNotFound, "")
+		_, err := e.uploads.UploadByID(e.ctx, u.ID, e.owner)
+		wantKind(t, "UploadByID after Delete", err, domain.KindNotFound, "")
 		_, err = e.svc.Download(e.ctx, e.owner, u.ID)
 		wantKind(t, "Download after Delete", err, domain.KindNotFound, "")
 		wantKind(t, "Delete again", e.svc.Delete(e.ctx, e.owner, u.ID), domain.KindNotFound, "")
@@ -622,5 +623,82 @@ func TestNewUploadsRefusesABadConfig(t *testing.T) {
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 			wantKind(t, "NewUploads", err, domain.KindInternal, "")
 		})
+	}
+}
+
+// TestGetForSession checks the hot read's use case against Authenticate
+// and the owner's view of uploads: session errors first, then the upload or
+// nil.
+func TestGetForSession(t *testing.T) {
+	t.Parallel()
+	e := newUploadsEnv(t, "")
+	accounts, err := app.NewAccounts(app.AccountStores{Tx: e.store, Users: e.store, Tokens: e.store, Sessions: e.store, Limiter: e.store, Outbox: e.store},
+		nil, e.clock, app.AccountsConfig{AppBaseURL: "https://app.example.com", Sessions: domain.DefaultSessionPolicy(), Limits: app.DefaultRateLimits()},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("NewAccounts: %v", err)
+	}
+	sid, err := domain.NewID(e.clock.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, sess, err := domain.NewSession(rand.Reader, sid, e.owner, e.clock.Now(), domain.DefaultSessionPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateSession(e.ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	mine, _ := e.completed("a.txt", "text/plain", textBody)
+	theirs, err := e.svc.Create(e.ctx, e.other, app.NewUploadRequest{Filename: "b.txt", ContentType: "text/plain", SizeBytes: 3})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+
+	p, got, err := e.svc.GetForSession(e.ctx, accounts, token, mine.ID)
+	if err != nil {
+		t.Fatalf("GetForSession of my upload: got error %v, want nil", err)
+	}
+	if p.User.ID != e.owner || p.Session.ID != sess.ID {
+		t.Errorf("GetForSession: got user %s session %s, want %s and %s", p.User.ID, p.Session.ID, e.owner, sess.ID)
+	}
+	if got == nil {
+		t.Fatal("GetForSession of my upload: got none")
+	}
+	if want := e.get(mine.ID); got.ID != want.ID || got.Status != want.Status || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("GetForSession: got upload %s (%s, %v), want %s (%s, %v)", got.ID, got.Status, got.UpdatedAt, want.ID, want.Status, want.UpdatedAt)
+	}
+	for name, id := range map[string]string{"another user's upload": theirs.Upload.ID, "a malformed id": "nope"} {
+		p, got, err := e.svc.GetForSession(e.ctx, accounts, token, id)
+		if err != nil || got != nil || p.User.ID != e.owner {
+			t.Errorf("GetForSession of %s: got user %q, upload %v, error %v; want %s, none, nil", name, p.User.ID, got, err, e.owner)
+		}
+	}
+	for name, tok := range map[string]string{"a malformed token": "not a token", "an unknown token": strings.Repeat("A", len(token))} {
+		_, got, err := e.svc.GetForSession(e.ctx, accounts, tok, mine.ID)
+		wantKind(t, "GetForSession with "+name, err, domain.KindUnauthenticated, domain.CodeSessionInvalid)
+		if got != nil {
+			t.Errorf("GetForSession with %s: got upload %s, want none", name, got.ID)
+		}
+	}
+
+	// The session's use is recorded as Authenticate records it.
+	e.clock.Advance(domain.DefaultSessionTouchInterval + time.Second)
+	if _, _, err := e.svc.GetForSession(e.ctx, accounts, token, mine.ID); err != nil {
+		t.Fatalf("GetForSession after the touch interval: %v", err)
+	}
+	stored, _, err := e.store.SessionByTokenHash(e.ctx, sess.TokenHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stored.LastSeenAt.After(sess.LastSeenAt) {
+		t.Errorf("last seen: got %v, want it moved past %v", stored.LastSeenAt, sess.LastSeenAt)
+	}
+	// An expired session is refused even though the upload is there.
+	e.clock.Advance(domain.DefaultSessionIdleTimeout + time.Second)
+	_, got, err = e.svc.GetForSession(e.ctx, accounts, token, mine.ID)
+	wantKind(t, "GetForSession after the idle timeout", err, domain.KindUnauthenticated, domain.CodeSessionExpired)
+	if got != nil {
+		t.Errorf("GetForSession after the idle timeout: got upload %s, want none", got.ID)
 	}
 }

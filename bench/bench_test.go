@@ -53,7 +53,7 @@ func TestSmoke(t *testing.T) {
 		scenario   string
 		statements int
 	}{
-		{"hot-read", 2},  // the session with its user, the upload
+		{"hot-read", 1},  // the session with its user and the upload, joined
 		{"verdicts", 10}, // find the upload; two transactions, the second with the event
 	}
 	for _, c := range cases {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -61,7 +62,36 @@ const (
 type authState struct {
 	principal app.Principal
 	mode      authMode
+	// prefetched says that the operation asked for an upload with
+	// prefetchUpload, and upload is it (nil when the user has no such
+	// upload).
+	prefetched bool
+	upload     *domain.Upload
 }
+
+// prefetchUpload is the Operation.Metadata key of an operation that reads
+// the signed-in user's upload named by a path parameter (the key's value):
+// the auth middleware reads it together with the session, in one store
+// round trip (app.Uploads.GetForSession), and the handler takes it with
+// prefetchedUpload. This is what keeps the hot read, GET
+// /v1/uploads/{id}, at one database round trip.
+const prefetchUpload = "gatehouse:prefetch-upload"
+
+// prefetchedUpload returns the upload that the auth middleware read for an
+// operation with prefetchUpload: the not-found error when the user has no
+// such upload, and KindInternal when the operation asked for none.
+func prefetchedUpload(ctx context.Context) (domain.Upload, error) {
+	st := authFrom(ctx)
+	switch {
+	case st == nil || !st.prefetched:
+		return domain.Upload{}, domain.Wrap(domain.KindInternal, "httpapi.prefetchedUpload", errNoPrefetch)
+	case st.upload == nil:
+		return domain.Upload{}, errUploadNotFound(nil)
+	}
+	return *st.upload, nil
+}
+
+var errNoPrefetch = errors.New("the operation has no " + prefetchUpload + " metadata")
 
 type authKey struct{}
 
@@ -108,7 +138,9 @@ func presentedToken(r *http.Request) (string, authMode, error) {
 // the session schemes, and answers 401 when there is none. It makes exactly
 // one call, Accounts.Authenticate, which reads the session and its user in
 // one store round trip and writes only when the session's last use is
-// stale. Handlers find the result with PrincipalFrom.
+// stale; or, for an operation with prefetchUpload, Uploads.GetForSession,
+// which reads the upload in that same round trip. Handlers find the result
+// with PrincipalFrom (and prefetchedUpload).
 func (s *Server) authenticate(hctx huma.Context, next func(huma.Context)) {
 	op := hctx.Operation()
 	if op == nil || len(op.Security) == 0 {
@@ -118,10 +150,15 @@ func (s *Server) authenticate(hctx huma.Context, next func(huma.Context)) {
 	r := humaecho.Unwrap(hctx).Request()
 	token, mode, err := presentedToken(r)
 	if err == nil {
-		var p app.Principal
-		p, err = s.accounts.Authenticate(hctx.Context(), token)
+		st := &authState{mode: mode}
+		if param, ok := op.Metadata[prefetchUpload].(string); ok {
+			st.prefetched = true
+			st.principal, st.upload, err = s.uploads.GetForSession(hctx.Context(), s.accounts, token, hctx.Param(param))
+		} else {
+			st.principal, err = s.accounts.Authenticate(hctx.Context(), token)
+		}
 		if err == nil {
-			next(huma.WithValue(hctx, authKey{}, &authState{principal: p, mode: mode}))
+			next(huma.WithValue(hctx, authKey{}, st))
 			return
 		}
 	}

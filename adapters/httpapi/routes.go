@@ -232,6 +232,7 @@ func (s *Server) uploadRoutes() {
 		Tags:        tags,
 		Security:    sessionSecurity,
 		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
+		Metadata:    map[string]any{prefetchUpload: "id"},
 	}, s.getUpload)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "download-upload",

@@ -185,14 +185,12 @@ func (s *Server) completeUpload(ctx context.Context, in *uploadIDInput) (*upload
 	return &uploadOutput{Body: uploadOf(u)}, nil
 }
 
-func (s *Server) getUpload(ctx context.Context, in *uploadIDInput) (*uploadOutput, error) {
-	ownerID, err := owner(ctx, in.ID)
+// getUpload answers with the upload the auth middleware read along with
+// the session (prefetchUpload).
+func (s *Server) getUpload(ctx context.Context, _ *uploadIDInput) (*uploadOutput, error) {
+	u, err := prefetchedUpload(ctx)
 	if err != nil {
 		return nil, err
-	}
-	u, err := s.uploads.Get(ctx, ownerID, in.ID)
-	if err != nil {
-		return nil, uploadErr(err)
 	}
 	return &uploadOutput{Body: uploadOf(u)}, nil
 }

@@ -22,6 +22,7 @@ func uploadAccessCases() []uploadCase {
 		{"the list runs newest first in pages joined by next_cursor, without duplicates or gaps, and drops deleted uploads", listPages},
 		{"list limits outside 1 to 100 are 422 validation_failed and unknown cursors 422 invalid_cursor", listParams},
 		{"every uploads operation needs a session", uploadsNeedSession},
+		{"an expired session gets 401 session_expired on the user's own upload, and the cookie is cleared", uploadsExpiredSession},
 		{"cross-origin unsafe upload requests from browsers are refused with 403 csrf_rejected", uploadsCSRF},
 	}
 }
@@ -231,6 +232,23 @@ func uploadsNeedSession(t *testing.T, h *uploadHarness) {
 	h.wantStatusOf("the upload after all that", s, id, "scanning")
 	if p := h.wantPage("list after all that", h.list(s, "")); len(p.Items) != 1 {
 		t.Errorf("list after all that: got %d uploads, want 1", len(p.Items))
+	}
+}
+
+func uploadsExpiredSession(t *testing.T, h *uploadHarness) {
+	s := h.user("grace", false)
+	c := h.uploaded(s, "notes.txt", "text/plain", textBody)
+	h.wantStatusOf("the upload while the session lives", s, c.Upload.ID, "scanning")
+	h.env.Clock.Advance(s.expiresAt.Sub(h.env.Clock.Now()))
+	for _, op := range h.idOps() {
+		res := op.do(s, c.Upload.ID)
+		h.wantProblem(op.name+" at expires_at", res, http.StatusUnauthorized, "session_expired")
+		h.wantCookieCleared(op.name+" at expires_at", res)
+	}
+	for _, id := range []string{unknownUploadID, "not-an-id"} {
+		res := h.getUpload(s, id)
+		h.wantProblem("get of "+id+" at expires_at", res, http.StatusUnauthorized, "session_expired")
+		h.wantCookieCleared("get of "+id+" at expires_at", res)
 	}
 }
 
