@@ -50,6 +50,7 @@ func apiConfig(docsEnabled bool) huma.Config {
 		c.DocsPath = ""
 	}
 	c.Transformers = []huma.Transformer{problemTransformer}
+	c.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	c.OnAddOperation = append(c.OnAddOperation, documentProblems)
 	return c
 }
