@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -145,6 +146,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // routeLabel turns echo's route path into the OpenAPI-style template used in
 // logs and metrics ("/v1/uploads/:id" becomes "/v1/uploads/{id}"). Requests
 // that matched no route share one label, so raw paths never become labels.
+// Labels are remembered per route, so that a request costs one map read:
+// echo's route paths are the registered ones, a fixed set.
 func routeLabel(path string) string {
 	if path == "" {
 		return "unmatched"
@@ -152,14 +155,22 @@ func routeLabel(path string) string {
 	if !strings.Contains(path, ":") {
 		return path
 	}
+	if l, ok := routeLabels.Load(path); ok {
+		return l.(string)
+	}
 	segs := strings.Split(path, "/")
 	for i, seg := range segs {
 		if strings.HasPrefix(seg, ":") {
 			segs[i] = "{" + seg[1:] + "}"
 		}
 	}
-	return strings.Join(segs, "/")
+	l := strings.Join(segs, "/")
+	routeLabels.Store(path, l)
+	return l
 }
+
+// routeLabels maps echo route paths with parameters to their labels.
+var routeLabels sync.Map
 
 // methodLabel bounds the method label to the standard methods.
 func methodLabel(m string) string {
