@@ -334,8 +334,8 @@ func scanUpload(row rowScanner) (domain.Upload, error) {
 	u.CompletedAt = utcPtr(completed)
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
 	if verdict != nil {
-		var v verdictRow
-		if err := json.Unmarshal(verdict, &v); err != nil {
+		v, err := decodeVerdict(verdict)
+		if err != nil {
 			return domain.Upload{}, fmt.Errorf("decoding the verdict of upload %s: %w", u.ID, err)
 		}
 		u.Verdict = &domain.ScanVerdict{
