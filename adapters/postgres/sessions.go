@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/gatehouse/gatehouse/domain"
 )
 
@@ -38,7 +40,11 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash domain.TokenHash) (
 	if err != nil {
 		return domain.Session{}, domain.User{}, translate(op, err)
 	}
-	return r.values()
+	sess, u, err := r.values()
+	if err != nil {
+		return domain.Session{}, domain.User{}, translate(op, err)
+	}
+	return sess, u, nil
 }
 
 // TouchSession implements ports.SessionStore. Like domain.Session.Touch it
@@ -128,7 +134,7 @@ func (s *Store) UploadForSession(ctx context.Context, hash domain.TokenHash, id 
 	}
 	sess, u, err := sr.values()
 	if err != nil {
-		return domain.Session{}, domain.User{}, nil, err
+		return domain.Session{}, domain.User{}, nil, translate(op, err)
 	}
 	if !found {
 		return sess, u, nil, nil
@@ -139,31 +145,47 @@ func (s *Store) UploadForSession(ctx context.Context, hash domain.TokenHash, id 
 // sessionRow holds the scan destinations of a session joined with its
 // user, in sessionByTokenHash's column order.
 type sessionRow struct {
-	sess      domain.Session
-	u         domain.User
-	tokenHash []byte
-	email     string
-	verified  *time.Time
+	id, userID                         pgtype.UUID
+	tokenHash                          []byte
+	created, lastSeen, expires         pgtype.Timestamptz
+	email, passwordHash                string
+	verified, userCreated, userUpdated pgtype.Timestamptz
 }
 
 func (r *sessionRow) dest() []any {
-	return []any{&r.sess.ID, &r.sess.UserID, &r.tokenHash, &r.sess.CreatedAt, &r.sess.LastSeenAt, &r.sess.ExpiresAt,
-		&r.email, &r.u.PasswordHash, &r.verified, &r.u.CreatedAt, &r.u.UpdatedAt}
+	return []any{&r.id, &r.userID, &r.tokenHash, &r.created, &r.lastSeen, &r.expires,
+		&r.email, &r.passwordHash, &r.verified, &r.userCreated, &r.userUpdated}
 }
 
 // values returns the session and user scanned, times in UTC.
-func (r *sessionRow) values() (domain.Session, domain.User, error) {
-	sess, u := r.sess, r.u
-	var err error
-	if sess.TokenHash, err = domain.TokenHashFromBytes(r.tokenHash); err != nil {
-		return domain.Session{}, domain.User{}, err
+func (r *sessionRow) values() (sess domain.Session, u domain.User, err error) {
+	if sess.ID, err = idOf(r.id); err != nil {
+		return
 	}
-	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = utc(sess.CreatedAt), utc(sess.LastSeenAt), utc(sess.ExpiresAt)
-	u.ID = sess.UserID
-	u.Email = domain.RestoreEmail(r.email)
-	u.EmailVerifiedAt = utcPtr(r.verified)
-	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
-	return sess, u, nil
+	if sess.UserID, err = idOf(r.userID); err != nil {
+		return
+	}
+	if sess.TokenHash, err = domain.TokenHashFromBytes(r.tokenHash); err != nil {
+		return
+	}
+	if sess.CreatedAt, err = timeOf(r.created); err != nil {
+		return
+	}
+	if sess.LastSeenAt, err = timeOf(r.lastSeen); err != nil {
+		return
+	}
+	if sess.ExpiresAt, err = timeOf(r.expires); err != nil {
+		return
+	}
+	u.ID, u.Email, u.PasswordHash = sess.UserID, domain.RestoreEmail(r.email), r.passwordHash
+	if u.EmailVerifiedAt, err = timePtrOf(r.verified); err != nil {
+		return
+	}
+	if u.CreatedAt, err = timeOf(r.userCreated); err != nil {
+		return
+	}
+	u.UpdatedAt, err = timeOf(r.userUpdated)
+	return
 }
 
 // prefixedRow is a row whose first columns go to dest and the rest to

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/gatehouse/gatehouse/domain"
@@ -309,11 +310,13 @@ func nullString(s string) any {
 func scanUpload(row rowScanner) (domain.Upload, error) {
 	var (
 		u                                domain.Upload
-		sha, versionID, etag             *string
+		id, owner                        pgtype.UUID
+		created, updated                 pgtype.Timestamptz
+		sha, versionID, etag             pgtype.Text
 		status                           string
-		completed, scanCompleted         *time.Time
+		completed, scanCompleted         pgtype.Timestamptz
 		verdict                          []byte
-		scanResult, scanCode, scanReason *string
+		scanResult, scanCode, scanReason pgtype.Text
 		threats                          []string
 	)
 	// pgx scans a text[] into a []string itself; database/sql hands over
@@ -322,17 +325,30 @@ func scanUpload(row rowScanner) (domain.Upload, error) {
 	if viaDatabaseSQL(row) {
 		threatsDest = pgdialect.Array(&threats)
 	}
-	err := row.Scan(&u.ID, &u.OwnerID, &u.Bucket, &u.Key, &u.CreatedAt,
+	err := row.Scan(&id, &owner, &u.Bucket, &u.Key, &created,
 		&u.Filename, &u.ContentType, &u.SizeBytes, &sha, &status,
 		&versionID, &etag, &completed, &verdict,
 		&scanResult, &scanCode, &scanReason, threatsDest, &scanCompleted,
-		&u.UpdatedAt)
+		&updated)
 	if err != nil {
 		return domain.Upload{}, err
 	}
-	u.SHA256, u.Status, u.VersionID, u.ETag = deref(sha), domain.UploadStatus(status), deref(versionID), deref(etag)
-	u.CompletedAt = utcPtr(completed)
-	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
+	if u.ID, err = idOf(id); err != nil {
+		return domain.Upload{}, err
+	}
+	if u.OwnerID, err = idOf(owner); err != nil {
+		return domain.Upload{}, err
+	}
+	if u.CreatedAt, err = timeOf(created); err != nil {
+		return domain.Upload{}, err
+	}
+	if u.UpdatedAt, err = timeOf(updated); err != nil {
+		return domain.Upload{}, err
+	}
+	if u.CompletedAt, err = timePtrOf(completed); err != nil {
+		return domain.Upload{}, err
+	}
+	u.SHA256, u.Status, u.VersionID, u.ETag = sha.String, domain.UploadStatus(status), versionID.String, etag.String
 	if verdict != nil {
 		v, err := decodeVerdict(verdict)
 		if err != nil {
@@ -343,10 +359,14 @@ func scanUpload(row rowScanner) (domain.Upload, error) {
 			ScanStatus: v.ScanStatus, Result: v.Result, Threats: v.Threats, Reasons: v.Reasons,
 		}
 	}
-	if scanCompleted != nil {
+	if scanCompleted.Valid {
+		at, err := timeOf(scanCompleted)
+		if err != nil {
+			return domain.Upload{}, err
+		}
 		u.Scan = &domain.ScanResult{
-			Result: deref(scanResult), Code: deref(scanCode), Reason: deref(scanReason),
-			Threats: threats, CompletedAt: utc(*scanCompleted),
+			Result: scanResult.String, Code: scanCode.String, Reason: scanReason.String,
+			Threats: threats, CompletedAt: at,
 		}
 	}
 	return u, nil
