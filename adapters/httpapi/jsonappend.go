@@ -133,7 +133,7 @@ func appendJSONKey(b []byte, first bool, name string) []byte {
 }
 
 func (u Upload) appendJSON(b []byte) ([]byte, bool) {
-	ok1, ok2 := true, true
+	ok := true
 	b = append(b, '{')
 	b = appendJSONKey(b, true, "id")
 	b = appendJSONString(b, u.ID)
@@ -148,16 +148,16 @@ func (u Upload) appendJSON(b []byte) ([]byte, bool) {
 	b = appendJSONKey(b, false, "scan")
 	if u.Scan == nil {
 		b = append(b, "null"...)
-	} else if b, ok1 = u.Scan.appendJSON(b); !ok1 {
+	} else if b, ok = u.Scan.appendJSON(b); !ok {
 		return b, false
 	}
 	b = appendJSONKey(b, false, "created_at")
-	if b, ok1 = appendJSONTime(b, u.CreatedAt); !ok1 {
+	if b, ok = appendJSONTime(b, u.CreatedAt); !ok {
 		return b, false
 	}
 	b = appendJSONKey(b, false, "updated_at")
-	b, ok2 = appendJSONTime(b, u.UpdatedAt)
-	return append(b, '}'), ok2
+	b, ok = appendJSONTime(b, u.UpdatedAt)
+	return append(b, '}'), ok
 }
 
 func (r ScanResult) appendJSON(b []byte) ([]byte, bool) {
