@@ -184,14 +184,6 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// deref returns the string a nullable column held, or "" for NULL.
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // Scan targets of the hot reads (sessions, uploads). pgx plans every
 // column's scan anew on every query: into a pgtype value it plans
 // directly, while a uuid into a *string, a timestamptz into a *time.Time
