@@ -80,6 +80,15 @@ func TestSmoke(t *testing.T) {
 			}
 		})
 	}
+	// The hot read's stack floor ran at every concurrency, with the ceiling
+	// of gatehouse's run beside it.
+	hot := rep.scenario("hot-read")
+	if hot == nil || len(hot.Floor) != 1 {
+		t.Fatalf("got floor runs %v, want one", hot)
+	}
+	if f := hot.Floor[0]; f.Conc != 4 || f.Rate <= 0 || f.Errors != 0 || f.Ceiling == nil || f.Ceiling.TPS != hot.Runs[0].Ceiling.TPS || f.CPU.Server <= 0 {
+		t.Errorf("got floor run %+v (first error %q), want 4 clients, a positive rate and CPU, no errors and gatehouse's ceiling", f, f.FirstErr)
+	}
 	if rep.IdleRSSKiB <= 0 {
 		t.Errorf("got idle RSS %d KiB, want a reading", rep.IdleRSSKiB)
 	}
@@ -90,7 +99,7 @@ func TestSmoke(t *testing.T) {
 	if !bytes.Equal(written, bytes.TrimSpace(stdout.Bytes())) && !strings.Contains(stdout.String(), string(written)) {
 		t.Errorf("the report written differs from the one printed")
 	}
-	for _, want := range []string{"| GET /v1/uploads/{id} | 4 |", "## Ceilings", "## Machine"} {
+	for _, want := range []string{"| GET /v1/uploads/{id} | 4 |", "## Ceilings", "## Machine", "## Stack floor"} {
 		if !bytes.Contains(written, []byte(want)) {
 			t.Errorf("report lacks %q", want)
 		}

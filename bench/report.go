@@ -28,6 +28,9 @@ type Report struct {
 	ServerLogLines  int
 	ServerLogTail   string
 	Targets         []targetCheck
+	// FloorNotes put each ratio target that has a stack floor beside what
+	// the floor reached.
+	FloorNotes []string
 }
 
 // Machine describes where the run ran.
@@ -47,10 +50,13 @@ type scenarioResult struct {
 	Name, Title, Unit string
 	InProcess         bool
 	Runs              []*runResult
-	Statements        []capturedStatement
-	Template          *requestTemplate
-	PerRequest        []stmtStat
-	S3Requests        int64
+	// Floor are the stack floor's runs (see floor.go), one per
+	// concurrency, each with the same ceiling as the run of gatehouse.
+	Floor      []*runResult
+	Statements []capturedStatement
+	Template   *requestTemplate
+	PerRequest []stmtStat
+	S3Requests int64
 }
 
 type runResult struct {
@@ -145,6 +151,16 @@ func (s *scenarioResult) run(conc int) *runResult {
 	return s.Runs[len(s.Runs)/2]
 }
 
+// floor returns the stack floor's run at conc clients, or nil.
+func (s *scenarioResult) floor(conc int) *runResult {
+	for _, r := range s.Floor {
+		if r.Conc == conc {
+			return r
+		}
+	}
+	return nil
+}
+
 func (rep *Report) scenario(name string) *scenarioResult {
 	for _, s := range rep.Scenarios {
 		if s.Name == name {
@@ -171,6 +187,15 @@ func (rep *Report) evaluate() {
 		target := fmt.Sprintf("%s ≥ %.1f × %s at %d clients", s.Title, min, ceilingName(name), r.Conc)
 		add(target, fmt.Sprintf("%s / %s = %.2f", fmtRate(r.Rate), strings.TrimPrefix(strings.TrimPrefix(r.CeilingLabel, "pgbench "), "argon2id "), r.Ratio),
 			r.Ratio >= min && r.Errors == 0)
+		if f := s.floor(r.Conc); f != nil && f.Ratio > 0 && f.Rate > 0 {
+			verb := "below"
+			if f.Ratio >= min {
+				verb = "at or above"
+			}
+			rep.FloorNotes = append(rep.FloorNotes, fmt.Sprintf("%s at %d clients: the stack floor (a bare net/http + pgx server running the same statements) "+
+				"served %s req/s, %.2f of the same ceiling, %s the target's %.1f; gatehouse served %.2f of the floor.",
+				s.Title, r.Conc, fmtRate(f.Rate), f.Ratio, verb, min, r.Rate/f.Rate))
+		}
 		if p99 > 0 {
 			add(fmt.Sprintf("%s p99 ≤ %s at %d clients", s.Title, fmtDur(p99), r.Conc), fmtDur(r.P99), r.P99 <= p99)
 		}
@@ -327,6 +352,12 @@ func (rep *Report) Markdown() string {
 			w("| %s | %s | %s |\n", t.Target, t.Measured, met)
 		}
 		w("\n")
+		for _, n := range rep.FloorNotes {
+			w("- %s\n", n)
+		}
+		if len(rep.FloorNotes) > 0 {
+			w("\n")
+		}
 	}
 
 	if rep.IdleRSSKiB > 0 {
@@ -383,6 +414,8 @@ func (rep *Report) Markdown() string {
 		w("\nLogin's ceiling is argon2id itself: %s hashes/s, measured in-process right after each login run with the production parameters "+
 			"(m=19456 KiB, t=2, p=1) and the server's own hasher (adapters/argon2id), on GOMAXPROCS=%d goroutines, as many as it runs at once.\n", strings.Join(hs, ", "), runtime.GOMAXPROCS(0))
 	}
+
+	rep.writeFloor(w)
 
 	w("\n## What each request runs\n\n")
 	for _, s := range rep.Scenarios {
@@ -464,4 +497,42 @@ func oneLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// writeFloor writes the stack floor's section, if any scenario has one.
+func (rep *Report) writeFloor(w func(string, ...any)) {
+	has := false
+	for _, s := range rep.Scenarios {
+		has = has || len(s.Floor) > 0
+	}
+	if !has {
+		return
+	}
+	w("\n## Stack floor\n\n")
+	w("How close to pgbench can any server written like gatehouse, in Go with net/http and pgx, get on this machine? " +
+		"The stack floor (bench/floor.go) does the least such a server can do for the request: it reads the bearer token, hashes it, " +
+		"runs the captured statements with the same pool size over the same TLS, and writes the rows back as JSON, with no router, " +
+		"middleware, session rules, logging, metrics or typed scanning. It runs in a process of its own and gets the same requests " +
+		"from the same load generator right after each ceiling, so its ratio uses the same ceiling as gatehouse's. " +
+		"A ratio target the floor does not reach is out of this stack's reach on this machine; what gatehouse loses to the floor is " +
+		"the price of everything a real backend does per request.\n\n")
+	w("| scenario | clients | floor | p50 | p99 | CPU floor | CPU db | CPU load gen | ceiling | floor / ceiling | gatehouse / floor | errors |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range rep.Scenarios {
+		for _, f := range s.Floor {
+			vs := "–"
+			if g := s.run(f.Conc); g != nil && g.Conc == f.Conc && f.Rate > 0 {
+				vs = fmt.Sprintf("%.2f", g.Rate/f.Rate)
+			}
+			w("| %s | %d | %s %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %d |\n", s.Title, f.Conc, fmtRate(f.Rate), s.Unit,
+				fmtDur(f.P50), fmtDur(f.P99), fmtPct(f.CPU.Server), fmtPct(f.CPU.DB), fmtPct(f.CPU.Loader), f.CeilingLabel, f.Ratio, vs, f.Errors)
+		}
+	}
+	for _, s := range rep.Scenarios {
+		for _, f := range s.Floor {
+			if f.Errors > 0 {
+				w("- the floor of %s at %d clients: %d errors; the first: `%s`\n", s.Title, f.Conc, f.Errors, oneLine(f.FirstErr))
+			}
+		}
+	}
 }

@@ -320,6 +320,17 @@ func (r *runner) httpScenario(ctx context.Context, srv *server, sc httpScenario)
 		plan = &ceilingPlan{name: sc.name, tmpl: templatize(stmts, id), row: sc.row(r.ds), rate: sc.rate}
 		res.Template = &plan.tmpl
 	}
+	var floor *server
+	if sc.floor && plan != nil {
+		fp, ok := newFloorPlan(plan.tmpl)
+		if !ok {
+			return errors.New("its statements need values the request does not carry, so it has no stack floor")
+		}
+		if floor, err = startFloor(ctx, r.db, fp); err != nil {
+			return fmt.Errorf("stack floor: %w", err)
+		}
+		defer floor.stop()
+	}
 	s3Before := r.s3.requests.Load()
 	var totalRequests int64
 	var served, replayed statAccumulator
@@ -350,8 +361,7 @@ func (r *runner) httpScenario(ctx context.Context, srv *server, sc httpScenario)
 		}
 		served.add(r.statStatements(ctx))
 		totalRequests += lr.Total
-		row := &runResult{Conc: conc, Rate: lr.RPS(), P50: percentile(lr.Latencies, 50), P99: percentile(lr.Latencies, 99),
-			CPU: cpu, Errors: lr.Errors, FirstErr: lr.FirstErr, RSSMaxKiB: rssMax, Count: lr.Requests, Window: lr.Window}
+		row := newRunResult(conc, lr, cpu, rssMax)
 		res.Runs = append(res.Runs, row)
 		log.Info("measured", "clients", conc, "rps", fmt.Sprintf("%.0f", row.Rate), "p50", row.P50, "p99", row.P99,
 			"errors", lr.Errors, "cpu_server", fmt.Sprintf("%.0f%%", cpu.Server), "cpu_db", fmt.Sprintf("%.0f%%", cpu.DB),
@@ -369,6 +379,21 @@ func (r *runner) httpScenario(ctx context.Context, srv *server, sc httpScenario)
 			}
 			replayed.add(r.statStatements(ctx))
 			row.setCeiling(c)
+			if floor != nil {
+				log.Info("floor", "clients", conc)
+				w := newWindow(r.o.Warmup, r.o.Duration)
+				samp := startSampler(cpuMeter{server: floor.pid(), db: r.db.cluster.PID()}, floor.pid(), w)
+				lr := runLoad(floor.addr, conc, w, build, uint64(conc)+1)
+				cpu, rssMax := samp.wait()
+				f := newRunResult(conc, lr, cpu, rssMax)
+				f.setCeiling(c)
+				res.Floor = append(res.Floor, f)
+				log.Info("floor measured", "clients", conc, "rps", fmt.Sprintf("%.0f", f.Rate), "errors", f.Errors,
+					"cpu_floor", fmt.Sprintf("%.0f%%", cpu.Server), "cpu_db", fmt.Sprintf("%.0f%%", cpu.DB))
+				if f.Errors > 0 {
+					log.Warn("floor errors", "first", f.FirstErr)
+				}
+			}
 		case sc.name == "login":
 			// Measured after each run, on the same (noisy) machine.
 			h := measureArgon2(min(max(r.o.Duration/3, 2*time.Second), 5*time.Second))
@@ -381,6 +406,12 @@ func (r *runner) httpScenario(ctx context.Context, srv *server, sc httpScenario)
 	res.PerRequest = served.perRequest(totalRequests)
 	mergeCeilingStats(res.PerRequest, replayed.stats())
 	return nil
+}
+
+// newRunResult is a load run's result.
+func newRunResult(conc int, lr loadResult, cpu cpuUsage, rssMax int64) *runResult {
+	return &runResult{Conc: conc, Rate: lr.RPS(), P50: percentile(lr.Latencies, 50), P99: percentile(lr.Latencies, 99),
+		CPU: cpu, Errors: lr.Errors, FirstErr: lr.FirstErr, RSSMaxKiB: rssMax, Count: lr.Requests, Window: lr.Window}
 }
 
 // setCeiling records the ceiling c of the run.

@@ -23,6 +23,9 @@ type httpScenario struct {
 	// ceiling.
 	row  func(ds *dataset) func(n int, rng *rand.Rand) identity
 	rate float64
+	// floor: also load the stack floor (see floor.go) with the same
+	// requests, after each ceiling.
+	floor bool
 }
 
 func bearer(u *seedUser) string { return "Authorization: Bearer " + u.Token }
@@ -51,7 +54,7 @@ func loginRequest(ds *dataset, buf []byte) []byte {
 
 var httpScenarios = []httpScenario{
 	{
-		name: "hot-read", title: "GET /v1/uploads/{id}", unit: "req/s", want: 200, rate: 30000,
+		name: "hot-read", title: "GET /v1/uploads/{id}", unit: "req/s", want: 200, rate: 30000, floor: true,
 		request: func(ds *dataset, rng *rand.Rand, buf []byte) []byte {
 			u := randomUser(ds, rng)
 			up := u.Uploads[rng.IntN(len(u.Uploads))]

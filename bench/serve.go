@@ -209,8 +209,17 @@ func startServer(ctx context.Context, bin string, db *database, s3 *s3Stub, home
 	s.cmd.Env = append(serveEnv(db, s3, addr, pprofAddr, home), extraEnv...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	if err := s.start(ctx, "gatehouse serve"); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+// start starts s.cmd and waits until its /readyz answers 200; name says
+// what it is in errors.
+func (s *server) start(ctx context.Context, name string) error {
+	if err := s.cmd.Start(); err != nil {
+		return err
 	}
 	go func() {
 		s.err = s.cmd.Wait()
@@ -220,21 +229,21 @@ func startServer(ctx context.Context, bin string, db *database, s3 *s3Stub, home
 	for {
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("gatehouse serve exited while starting (%v):\n%s", s.err, s.stderr)
+			return fmt.Errorf("%s exited while starting (%v):\n%s", name, s.err, s.stderr)
 		case <-ctx.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		default:
 		}
-		c := &httpConn{addr: addr}
+		c := &httpConn{addr: s.addr}
 		status, _, err := c.do(httpRequest(nil, "GET", "/readyz", nil, nil), 200)
 		c.close()
 		if err == nil && status == 200 {
-			return s, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("gatehouse serve not ready after 60s (last: status %d, %v):\n%s", status, err, s.stderr)
+			return fmt.Errorf("%s not ready after 60s (last: status %d, %v):\n%s", name, status, err, s.stderr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -88,6 +88,7 @@ type workerResult struct {
 // started as one; otherwise it returns at once. Call it first in main (and
 // in TestMain).
 func RunWorkerIfChild() {
+	runFloorIfChild()
 	scenario := os.Getenv(workerEnv)
 	if scenario == "" {
 		return
