@@ -185,7 +185,7 @@ func (rep *Report) evaluate() {
 			return
 		}
 		target := fmt.Sprintf("%s ≥ %.1f × %s at %d clients", s.Title, min, ceilingName(name), r.Conc)
-		add(target, fmt.Sprintf("%s / %s = %.2f", fmtRate(r.Rate), strings.TrimPrefix(strings.TrimPrefix(r.CeilingLabel, "pgbench "), "argon2id "), r.Ratio),
+		add(target, fmt.Sprintf("%s / %s = %s", fmtRate(r.Rate), strings.TrimPrefix(strings.TrimPrefix(r.CeilingLabel, "pgbench "), "argon2id "), fmtRatio(r.Ratio, min)),
 			r.Ratio >= min && r.Errors == 0)
 		if f := s.floor(r.Conc); f != nil && f.Ratio > 0 && f.Rate > 0 {
 			verb := "below"
@@ -210,7 +210,7 @@ func (rep *Report) evaluate() {
 		}
 	}
 	if rep.IdleRSSKiB > 0 {
-		add("server idle RSS ≤ 40 MB", fmtMB(rep.IdleRSSKiB), rep.IdleRSSKiB <= 40*1000)
+		add("server idle RSS ≤ 40 MB", fmtMB(rep.IdleRSSKiB), withinMB(rep.IdleRSSKiB, 40))
 		var peak int64
 		var where string
 		maxConc := 0
@@ -228,7 +228,7 @@ func (rep *Report) evaluate() {
 			}
 		}
 		if peak > 0 {
-			add(fmt.Sprintf("server RSS ≤ 120 MB under %d clients", maxConc), fmtMB(peak)+" (peak, "+where+")", peak <= 120*1000)
+			add(fmt.Sprintf("server RSS ≤ 120 MB under %d clients", maxConc), fmtMB(peak)+" (peak, "+where+")", withinMB(peak, 120))
 		}
 	}
 }
@@ -289,6 +289,20 @@ func fmtDur(d time.Duration) string {
 }
 
 func fmtMB(kib int64) string { return fmt.Sprintf("%.1f MB", float64(kib)*1024/1e6) }
+
+// withinMB reports whether kib KiB is at most mb MB, in the MB (10⁶ bytes)
+// that fmtMB shows, so that a reading and its verdict agree.
+func withinMB(kib int64, mb float64) bool { return float64(kib)*1024 <= mb*1e6 }
+
+// fmtRatio shows a ratio with two decimals, or three when two would round
+// it onto the other side of min (0.8994 against 0.9 is 0.899, not 0.90).
+func fmtRatio(r, min float64) string {
+	s := fmt.Sprintf("%.2f", r)
+	if two, _ := strconv.ParseFloat(s, 64); (two >= min) != (r >= min) {
+		s = fmt.Sprintf("%.3f", r)
+	}
+	return s
+}
 
 func fmtPct(f float64) string { return fmt.Sprintf("%.0f%%", f) }
 
