@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -146,6 +145,7 @@ func floorIdentity(r *http.Request) (identity, bool) {
 // querier is the part of a pgx pool the floor uses.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgxRows, error)
+	Ping(ctx context.Context) error
 }
 
 // pgxRows is the part of pgx.Rows the floor uses.
@@ -219,6 +219,24 @@ func (q poolQuerier) Query(ctx context.Context, sql string, args ...any) (pgxRow
 	return q.pool.Query(ctx, sql, args...)
 }
 
+func (q poolQuerier) Ping(ctx context.Context) error { return q.pool.Ping(ctx) }
+
+// floorMux is the floor's HTTP API: GET /readyz answers 200 once the
+// database does (503 until then), and every other request is served with
+// plan.
+func floorMux(db querier, plan floorPlan) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := db.Ping(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/", floorHandler(db, plan))
+	return mux
+}
+
 // runFloorIfChild serves as the floor and exits when this process was
 // started as one.
 func runFloorIfChild() {
@@ -235,7 +253,9 @@ func runFloorIfChild() {
 
 // serveFloor serves the plan on floorAddrEnv until SIGTERM, over a pool
 // like the server's: pgx's defaults (statement cache included) with the
-// app role's URL and workerConnsEnv connections.
+// app role's URL and workerConnsEnv connections. The URL is the harness's
+// (sslmode=require, which pgx never downgrades), so the floor's queries go
+// over TLS as the server's do.
 func serveFloor(planJSON string) error {
 	var plan floorPlan
 	if err := json.Unmarshal([]byte(planJSON), &plan); err != nil {
@@ -247,9 +267,6 @@ func serveFloor(planJSON string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.ConnConfig.TLSConfig == nil {
-		return errors.New("the database URL allows an unencrypted connection")
-	}
 	conns, _ := strconv.Atoi(os.Getenv(workerConnsEnv))
 	cfg.MaxConns = int32(max(conns, 1))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -257,16 +274,7 @@ func serveFloor(planJSON string) error {
 		return err
 	}
 	defer pool.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := pool.Ping(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.Handle("/", floorHandler(poolQuerier{pool}, plan))
-	srv := &http.Server{Addr: os.Getenv(floorAddrEnv), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: os.Getenv(floorAddrEnv), Handler: floorMux(poolQuerier{pool}, plan), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err

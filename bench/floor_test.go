@@ -90,8 +90,11 @@ type fakeQuerier struct {
 	rows    [][][]byte
 	err     error
 	rowsErr error
+	pingErr error
 	args    [][]any
 }
+
+func (q *fakeQuerier) Ping(context.Context) error { return q.pingErr }
 
 func (q *fakeQuerier) Query(_ context.Context, _ string, args ...any) (pgxRows, error) {
 	q.args = append(q.args, args)
@@ -175,4 +178,22 @@ func TestFloorHandler(t *testing.T) {
 			t.Errorf("got %d %q, want 500 with the cause", rec.Code, rec.Body)
 		}
 	})
+}
+
+func TestFloorReadyz(t *testing.T) {
+	plan := floorPlan{Statements: []floorStatement{{SQL: "SELECT 1"}}}
+	for _, c := range []struct {
+		ping error
+		want int
+	}{{nil, http.StatusOK}, {errors.New("connection refused"), http.StatusServiceUnavailable}} {
+		q := &fakeQuerier{pingErr: c.ping}
+		rec := httptest.NewRecorder()
+		floorMux(q, plan).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		if rec.Code != c.want {
+			t.Errorf("ping error %v: got %d %q, want %d", c.ping, rec.Code, rec.Body, c.want)
+		}
+		if len(q.args) != 0 {
+			t.Errorf("ping error %v: /readyz ran %d statements, want none", c.ping, len(q.args))
+		}
+	}
 }
